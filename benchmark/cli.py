@@ -1,0 +1,181 @@
+"""The ``nasbench`` command line. Bad input ends with a one-line ``error: ...`` and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from benchmark.errors import NasBenchError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.")
+arch_app = typer.Typer(no_args_is_help=True, help="Architectures of a search space.")
+space_app = typer.Typer(no_args_is_help=True, help="Registered search spaces.")
+data_app = typer.Typer(no_args_is_help=True, help="Datasets.")
+gt_app = typer.Typer(no_args_is_help=True, help="Ground truth (NB201 table, official .pth, NATS-Bench).")
+app.add_typer(arch_app, name="arch")
+app.add_typer(space_app, name="space")
+app.add_typer(data_app, name="data")
+app.add_typer(gt_app, name="gt")
+
+DATA_ROOT = typer.Option(None, "--data-root", help="Data folder (else $NASBENCH_DATA, else ../shared/data).")
+
+
+def _emit(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    typer.echo(json.dumps(obj, indent=2) if as_json else "\n".join(lines))
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["lr=0.1", "epochs_per_stage=5"]`` -> dict; a malformed item is a one-line error."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set epochs_per_stage=5")
+        out[key.strip()] = value.strip()
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- arch
+@arch_app.command("info")
+def arch_info(arch: str = typer.Argument(..., help="An NB201 string or an official index 0..15624."),
+              dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
+              as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+              data_root: Optional[str] = DATA_ROOT) -> None:
+    """Index, string, parameters, FLOPs and ground-truth accuracies of one NB201 architecture."""
+    from analysis.groundtruth import default_groundtruth
+    from benchmark.models.complexity import nb201_params_flops
+    from benchmark.paths import data_root as resolve_root
+    from benchmark.spaces.nb201 import format_arch, load_index, parse_arch
+
+    datasets = ("cifar10", "cifar100", "imagenet16-120")
+    if dataset not in datasets:
+        raise NasBenchError(f"unknown dataset {dataset!r}", f"choose one of: {', '.join(datasets)}")
+    if arch.strip().lstrip("-").isdigit():
+        root = resolve_root(data_root)
+        index = int(arch)
+        string = load_index(root).to_string(index)
+    else:
+        string = format_arch(parse_arch(arch))
+        index = None
+    params_m, flops_m = nb201_params_flops(parse_arch(string), dataset)
+    gt: dict[str, float] | None = None
+    try:
+        root = resolve_root(data_root)
+        if index is None:
+            index = load_index(root).to_index(string)
+        gt = default_groundtruth(root).reported_accuracies(string, dataset)
+    except NasBenchError as e:
+        if index is None and data_root is None:
+            gt = None
+            typer.echo(f"note: no ground truth ({e})", err=True)
+        else:
+            raise
+    obj = {"index": index, "arch": string, "params_m": params_m, "flops_m": flops_m, "gt": gt}
+    lines = [f"index    {index}", f"arch     {string}", f"params   {params_m:.6f} M",
+             f"FLOPs    {flops_m:.5f} M (multiply-accumulates, {dataset})"]
+    for k, v in (gt or {}).items():
+        lines.append(f"gt {k:<24} {v:.2f}")
+    _emit(obj, as_json, lines)
+
+
+# --------------------------------------------------------------------------------------------- space
+@space_app.command("info")
+def space_info(space: str = typer.Argument(..., help="A registered space, e.g. nb201."),
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """Slots, operations per slot, size and FLOPs range of a search space."""
+    from benchmark.spaces import SPACES
+
+    entry = SPACES.get(space)
+    s = entry.build()
+    lo, hi = entry.flops_range_m() if entry.flops_range_m else (None, None)
+    obj = {"space": space, "slots": s.num_slots, "ops_per_slot": [len(c) for c in s.choices],
+           "operations": sorted({op for c in s.choices for op in c}), "size": s.size(),
+           "flops_min_m": lo, "flops_max_m": hi}
+    lines = [f"{space}: {entry.description}", f"slots       {s.num_slots}",
+             f"ops/slot    {obj['ops_per_slot']}", f"operations  {', '.join(obj['operations'])}",
+             f"size        {s.size():,}"]
+    if lo is not None:
+        lines.append(f"FLOPs       {lo:.2f} .. {hi:.2f} M")
+    _emit(obj, as_json, lines)
+
+
+# ----------------------------------------------------------------------------------------------- run
+@app.command("run")
+def run(method: str = typer.Argument(..., help="spos | senas"),
+        space: str = typer.Option("nb201", help="Search space."),
+        dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
+        preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
+        seed: int = typer.Option(0),
+        out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
+        criterion: str = typer.Option("senas", help="Operator criterion for senas."),
+        normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
+        expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
+        device: str = typer.Option("auto", help="auto | cpu | cuda"),
+        overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+        data_root: Optional[str] = DATA_ROOT,
+        groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder."),
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+        as_json: bool = typer.Option(False, "--json")) -> None:
+    """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
+    from benchmark.methods import METHODS, RunConfig
+    from benchmark.presets import get_preset
+
+    cls = METHODS.get(method)
+    cfg = RunConfig(method=method, dataset=dataset, preset=get_preset(preset, parse_overrides(overrides)),
+                    seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
+                    device=device, data_root=data_root, groundtruth=groundtruth)
+    log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
+    result = cls(cfg, out, progress=not quiet, log=log).run()
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(summary_line(result))
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    return (f"{result['method']} on {result['config']['dataset']} (seed {result['seed']}): "
+            f"Kendall's tau = {result['tau']:.4f}, Spearman = {result['spearman']:.4f} over "
+            f"{result['n_ranked']} architectures; best {result['best_arch']} "
+            f"[{result['scale']}]")
+
+
+# ---------------------------------------------------------------------------------------------- data
+@data_app.command("download")
+def data_download(dataset: str = typer.Argument(..., help="cifar10 | cifar100"),
+                  url: Optional[str] = typer.Option(None, help="Mirror or file:// URL of the official archive."),
+                  data_root: Optional[str] = DATA_ROOT) -> None:
+    """Fetch the official archive, check its md5 and unpack it under the data root."""
+    from benchmark.data.download import download
+
+    root = Path(data_root) if data_root else Path("data")
+    path = download(dataset, root, url=url)
+    typer.echo(f"{dataset} ready in {path}")
+
+
+# ------------------------------------------------------------------------------------------------ gt
+@gt_app.command("build")
+def gt_build(source: Path = typer.Option(..., "--from", help="Official .pth file or NATS-tss folder."),
+             out: Path = typer.Option(..., "--out", help="Compact table to write (.csv.gz).")) -> None:
+    """Turn an official ground-truth source into the compact table once, so later runs load in a second."""
+    from analysis.groundtruth import build_table
+
+    build_table(source, out)
+    typer.echo(f"wrote {out}")
+
+
+def main() -> None:
+    """Entry point: run the app; a NasBenchError becomes ``error: ...`` on stderr and exit code 2."""
+    try:
+        app()
+    except NasBenchError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""The NB201 one-shot pipeline shared by every method: train a supernet stage by stage, measure tau at
+chosen epochs, let the method act at the end of each stage (SE-NAS shrinks and expands there), then rank
+the final space and report the best architecture's ground truth (SE-NAS Table 3 row).
+
+Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch with the same
+result as an uninterrupted one (exactly, on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+import benchmark
+from benchmark.data import load_dataset
+from benchmark.data.loader import TensorBatches
+from benchmark.errors import NasBenchError
+from benchmark.estimation import WeightAverager, evaluate_archs
+from benchmark.models.nb201_supernet import NB201Supernet
+from benchmark.io import read_json, torch_save, write_json, write_parquet
+from benchmark.paths import data_root
+from benchmark.presets import Preset
+from benchmark.progress import progress_bar
+from benchmark.registry import Registry
+from benchmark.samplers import SAMPLERS
+from benchmark.spaces import SPACES
+from benchmark.spaces.base import Arch
+from benchmark.spaces.nb201 import format_arch
+from benchmark.training import make_optimizer, train_one_epoch
+
+METHODS: Registry = Registry("method")
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}
+RESULT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result (stored in ``result.json`` and checked on resume)."""
+
+    method: str
+    dataset: str
+    preset: Preset
+    seed: int = 0
+    space: str = "nb201"
+    criterion: str = "senas"
+    normalization: str = "mean"
+    expand: bool = True
+    device: str = "cpu"
+    data_root: str | None = None
+    groundtruth: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must match for a checkpoint to be resumed (paths and device excluded)."""
+        d = dataclasses.asdict(self)
+        for k in ("device", "data_root", "groundtruth"):
+            d.pop(k)
+        d["preset"] = dataclasses.asdict(self.preset)
+        d["preset"]["tau_epochs"] = list(self.preset.tau_epochs)
+        return d
+
+
+@dataclass
+class RunState:
+    """What a checkpoint holds besides the tensors."""
+
+    epoch: int = 0
+    tau_rows: list[dict] = field(default_factory=list)
+    operator_rows: list[dict] = field(default_factory=list)
+    train_log: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
+
+
+class OneShotRun:
+    """Base pipeline; subclasses set ``method`` and override :meth:`end_of_stage` and the state hooks."""
+
+    method = "base"
+    default_weight_avg_k = 1
+    supernet_class: type[nn.Module] = NB201Supernet
+
+    def __init__(self, cfg: RunConfig, out_dir: Path, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.cfg = cfg
+        self.p = cfg.preset
+        self.out = Path(out_dir)
+        self.progress = progress
+        self.log = log
+        self.state = RunState()
+        self.averager: WeightAverager | None = None
+        self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
+
+    # ------------------------------------------------------------------ setup
+    def _device(self) -> torch.device:
+        if self.cfg.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
+        return torch.device(self.cfg.device)
+
+    def setup(self) -> None:
+        from analysis.groundtruth import default_groundtruth, load_groundtruth
+
+        cfg, p = self.cfg, self.p
+        if cfg.dataset not in NUM_CLASSES:
+            raise NasBenchError(f"unknown dataset {cfg.dataset!r}", f"choose one of: {', '.join(NUM_CLASSES)}")
+        self.validate()
+        root = data_root(cfg.data_root)
+        self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)
+        self.device = self._device()
+        self.data = load_dataset(cfg.dataset, root, scheme=p.split, seed=cfg.seed, n_val=p.n_val,
+                                 max_train=p.max_train, max_val=p.max_val)
+        torch.manual_seed(cfg.seed)
+        self.space = SPACES.get(cfg.space).build()
+        self.model = self.build_model().to(self.device)
+        self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
+        self.optimizer = make_optimizer(self.model, p)
+        d = self.data
+        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
+        self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
+                                              p.eval_batch_size, shuffle=False))
+        # a fixed, unaugmented set of training batches re-estimates BatchNorm statistics per architecture
+        self.recal_batches = list(TensorBatches(self.train_x, self.train_y, d.mean, d.std, p.batch_size,
+                                                shuffle=False, drop_last=True))[:p.recal_batches]
+        self.steps_per_epoch = len(self._epoch_batches(1))
+        self.weight_avg_k = self.default_weight_avg_k if p.weight_avg_k is None else p.weight_avg_k
+
+    def validate(self) -> None:
+        """Refuse impossible settings before any data is read or any step is trained."""
+
+    def build_model(self) -> nn.Module:
+        return self.supernet_class(num_classes=NUM_CLASSES[self.cfg.dataset], C=self.p.C, N=self.p.N,
+                             bn_affine=False, bn_track=self.p.bn_track)
+
+    def _epoch_batches(self, epoch: int) -> TensorBatches:
+        batches = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
+                                shuffle=True, drop_last=True, augment=True, seed=self.cfg.seed)
+        batches.set_epoch(epoch)
+        return batches
+
+    # ------------------------------------------------------------------ evaluation
+    @property
+    def eval_model(self) -> nn.Module:
+        """Weights used to evaluate: the Eq. 4 average when one was taken this stage, else the live ones."""
+        return self.averager.module if self.averager is not None else self.model
+
+    def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
+        """Supernet accuracy P(a) of each architecture (Eq. 4 weights, the run's BatchNorm policy)."""
+        with progress_bar(what, len(archs), self.progress) as advance:
+            return evaluate_archs(self.eval_model, archs, self.val_batches, self.p.bn_eval, self.recal_batches,
+                                  progress=advance)
+
+    def ranking_archs(self) -> list[Arch]:
+        """Architectures of the current space to rank: all of them, or a seeded sample of ``rank_archs``."""
+        n = self.p.rank_archs
+        size = self.space.size()
+        if n is None or n >= size:
+            return list(self.space.enumerate())
+        rng = random.Random(f"rank-{self.cfg.seed}")
+        chosen: dict[Arch, None] = {}
+        while len(chosen) < n:
+            chosen[self.space.sample(rng)] = None
+        return list(chosen)
+
+    def rank(self, what: str) -> pd.DataFrame:
+        """Rank the current space: supernet accuracy beside ground-truth accuracy.
+
+        The ranking of the last finished epoch is reused when neither weights nor space changed since.
+        """
+        key = (self.state.epoch, tuple(self.space.alive))
+        if self._ranking_cache is not None and self._ranking_cache[0] == key:
+            return self._ranking_cache[1]
+        archs = self.ranking_archs()
+        acc = self.evaluate(archs, what)
+        strings = [format_arch(a) for a in archs]
+        gt = self.gt.accuracies(strings, self.cfg.dataset)
+        ranking = pd.DataFrame({"arch": strings, "supernet_acc": acc, "gt_acc": gt})
+        self._ranking_cache = (key, ranking)
+        return ranking
+
+    def tau_row(self, epoch: int, ranking: pd.DataFrame) -> dict[str, Any]:
+        from analysis.ranking import kendall_tau, spearman_rho
+
+        return {"epoch": epoch, "stage": self.stage_of(epoch), "space_size": self.space.size(),
+                "n_ranked": len(ranking), "tau": kendall_tau(ranking.supernet_acc, ranking.gt_acc),
+                "spearman": spearman_rho(ranking.supernet_acc, ranking.gt_acc)}
+
+    # ------------------------------------------------------------------ method hooks
+    def stage_of(self, epoch: int) -> int:
+        return (epoch - 1) // self.p.epochs_per_stage + 1
+
+    def end_of_stage(self, stage: int) -> None:
+        """Called after the last epoch of each stage (SE-NAS: score, shrink, expand)."""
+
+    def extra_state(self) -> dict[str, Any]:
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        """Restore method state that changes the model's structure, before its weights are loaded."""
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        torch_save(self.ckpt_path, {
+            "identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
+            "alive": [list(a) for a in self.space.alive], "extra": self.extra_state(),
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "averager": None if self.averager is None else self.averager.averaged.state_dict(),
+        })
+
+    def load_checkpoint(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        try:
+            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
+            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
+                                "delete it to restart the run from scratch") from None
+        if ck["identity"] != self.cfg.identity():
+            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
+                                "use another --out directory or delete the old run")
+        self.state = RunState(**ck["state"])
+        self.space.restrict(ck["alive"])
+        self.load_extra_state(ck["extra"])
+        self.model.load_state_dict(ck["model"])
+        self.optimizer = make_optimizer(self.model, self.p)
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.sampler.load_state_dict(ck["sampler"])
+        if ck["averager"] is not None:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.averager.averaged.load_state_dict(ck["averager"])
+        return True
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> dict[str, Any]:
+        """Train, measure, rank; write ``result.json`` and the parquet tables. Resumes if interrupted."""
+        result_path = self.out / "result.json"
+        if result_path.exists():
+            return read_json(result_path)
+        self.setup()
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.load_checkpoint():
+            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
+        p, total = self.p, self.p.total_epochs
+        total_steps = total * self.steps_per_epoch
+        with progress_bar(f"{self.method} training", total - self.state.epoch, self.progress) as advance:
+            for epoch in range(self.state.epoch + 1, total + 1):
+                self.run_epoch(epoch, total_steps)
+                advance(1)
+        t0 = time.perf_counter()
+        ranking = self.rank("final ranking")
+        self.state.timings["rank_s"] += time.perf_counter() - t0
+        result = self.write_outputs(ranking)
+        return result
+
+    def run_epoch(self, epoch: int, total_steps: int) -> None:
+        p = self.p
+        last_of_stage = epoch % p.epochs_per_stage == 0
+        self.averager = None
+        if self.weight_avg_k > 1 and last_of_stage:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
+        t0 = time.perf_counter()
+        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
+                                first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
+                                on_step=on_step)
+        self.state.timings["train_s"] += time.perf_counter() - t0
+        self.state.train_log.append({"epoch": epoch, **stats})
+        self.state.epoch = epoch
+        if epoch in p.tau_epochs:
+            t0 = time.perf_counter()
+            row = self.tau_row(epoch, self.rank(f"tau at epoch {epoch}"))
+            self.state.timings["rank_s"] += time.perf_counter() - t0
+            self.state.tau_rows.append(row)
+            self.log(f"epoch {epoch}: tau={row['tau']:.3f} over {row['n_ranked']} architectures "
+                     f"(space size {row['space_size']})")
+        if last_of_stage:
+            t0 = time.perf_counter()
+            self.end_of_stage(self.stage_of(epoch))
+            self.state.timings["score_s"] += time.perf_counter() - t0
+        self.save_checkpoint()
+
+    # ------------------------------------------------------------------ outputs
+    def scale_note(self) -> str:
+        p, d = self.p, self.data
+        note = (f"preset {p.name}: C={p.C}, N={p.N}, {len(d.train_y)} training and {len(d.val_y)} validation "
+                f"images, {p.total_epochs} epochs")
+        if p.name != "paper":
+            note += "; reduced scale: tau here is not comparable with the paper's numbers"
+        return note
+
+    def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
+        from analysis.ranking import ranking_metrics
+
+        metrics = ranking_metrics(ranking.supernet_acc.to_numpy(), ranking.gt_acc.to_numpy())
+        best = ranking.sort_values("supernet_acc", ascending=False, kind="stable").iloc[0]
+        result = {
+            "version": RESULT_VERSION,
+            "method": self.method,
+            "config": self.cfg.identity(),
+            "seed": self.cfg.seed,
+            "device": str(self.device),
+            "scale": self.scale_note(),
+            "groundtruth": {"source": self.gt.source, "metric": self.gt.metric_name(self.cfg.dataset)},
+            "weight_avg_k": self.weight_avg_k,
+            "tau": metrics["kendall_tau"],
+            "spearman": metrics["spearman_rho"],
+            "metrics": metrics,
+            "final_space_size": self.space.size(),
+            "n_ranked": len(ranking),
+            "alive": {name: list(ops) for name, ops in zip(self.space.slots, self.space.alive)},
+            "best_arch": best["arch"],
+            "best_supernet_acc": float(best["supernet_acc"]),
+            "best_gt": self.gt.table3_row(best["arch"]),
+            "timings_s": {**self.state.timings, "total_s": sum(self.state.timings.values())},
+            "tau_curve": self.state.tau_rows,
+            "train_log": self.state.train_log,
+            "versions": versions(),
+            **self.extra_result(),
+        }
+        write_parquet(self.out / "ranking.parquet", ranking)
+        write_parquet(self.out / "tau_curve.parquet", pd.DataFrame(self.state.tau_rows,
+                      columns=["epoch", "stage", "space_size", "n_ranked", "tau", "spearman"]))
+        write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state.operator_rows, columns=[
+            "stage", "edge", "op", "score", "removed", "gt_score", "gt_rank"]))
+        write_json(self.out / "result.json", result)
+        return result
+
+    def extra_result(self) -> dict[str, Any]:
+        return {}
+
+
+def versions() -> dict[str, str]:
+    """Python, torch and toolkit versions and the git commit of the checkout (if any)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                                cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    return {"python": sys.version.split()[0], "torch": torch.__version__, "toolkit": benchmark.__version__,
+            "platform": platform.platform(), "git_commit": commit}

@@ -1,0 +1,107 @@
+"""SE-NAS (Hu et al., 2021), Algorithm 1 on NB201: train with uniform sampling, score operators (Eq. 7 or
+another criterion), remove the k lowest, merge adjacent edges into child spaces of at most T partial
+models and give each its own weights, repeat. ``--no-expand`` is the shrink-only ablation.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+
+from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table, create_criterion
+from benchmark.errors import NasBenchError
+from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.models.nb201_expanded import ExpandableNB201Supernet
+from benchmark.shrinking import shrink
+from benchmark.spaces.nb201 import format_arch
+from benchmark.training import make_optimizer
+
+NORMALIZATIONS = ("mean", "range")
+
+
+@METHODS.register("senas")
+class SENAS(OneShotRun):
+    """Shrinking-and-expanding supernet; Eq. 4 weight averaging (K = 5) on by default."""
+
+    method = "senas"
+    default_weight_avg_k = 5
+    supernet_class = ExpandableNB201Supernet
+
+    def validate(self) -> None:
+        cfg, p = self.cfg, self.p
+        CRITERIA.get(cfg.criterion)
+        if cfg.normalization not in NORMALIZATIONS:
+            raise NasBenchError(f"unknown normalization {cfg.normalization!r}",
+                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        removable = 4 * 6  # NB201: 6 edges x (5 - 1) operations can go while one stays per edge
+        if p.remove_per_stage * p.stages > removable:
+            raise NasBenchError(
+                f"k={p.remove_per_stage} operations per stage x {p.stages} stages exceeds the {removable} "
+                "that can be removed while keeping one operation per edge",
+                f"set remove_per_stage <= {removable // p.stages}")
+
+    # ------------------------------------------------------------------ Algorithm 1, lines 2-7
+    def criterion(self):
+        """The configured criterion with the options it accepts (M, normalisation)."""
+        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
+                                   "batch_size": 64}
+        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
+        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
+
+    def gt_table(self):
+        """Ground truth of the full space as an array (for the ``groundtruth`` oracle criterion)."""
+        if not hasattr(self, "_gt_table"):
+            lookup = dict(zip(self.gt.table()["arch"], self.gt.accuracies(list(self.gt.table()["arch"]),
+                                                                           self.cfg.dataset)))
+            self._gt_table = accuracy_table(self.space, lambda a: lookup[format_arch(a)])
+        return self._gt_table
+
+    def end_of_stage(self, stage: int) -> None:
+        if self.p.remove_per_stage == 0:
+            return
+        ctx = CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
+                               gt_accuracy=self.gt_table() if self.cfg.criterion == "groundtruth" else None,
+                               seed=self.cfg.seed * 1000 + stage)
+        scores = self.criterion().score(self.space, ctx)
+        record = shrink(self.space, scores, self.p.remove_per_stage)
+        gt_ops = self.gt.operation_scores(self.cfg.dataset)
+        gt_score = {(int(r.edge), r.op): float(r.score) for r in gt_ops.itertuples()}
+        gt_rank = {(int(r.edge), r.op): int(r.rank) for r in gt_ops.itertuples()}
+        for r in record.itertuples():
+            key = (int(r.slot), r.op)
+            self.state.operator_rows.append({
+                "stage": stage, "edge": int(r.slot), "op": r.op, "score": float(r.score),
+                "removed": bool(r.removed), "gt_score": gt_score[key], "gt_rank": gt_rank[key]})
+        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        self.log(f"stage {stage}: removed {', '.join(removed)}; space size now {self.space.size()}")
+        self.sampler.space_changed()
+        if self.cfg.expand:
+            origins = self.model.expand(self.space, self.p.merge_threshold)
+            self._rebuild_optimizer(origins)
+            self.log(f"stage {stage}: child spaces {self.model.groups} "
+                     f"({len(self.model.copies)} copied edge operations)")
+
+    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
+        """A new optimizer over the expanded parameters; copies inherit their source's momentum."""
+        old = self.optimizer
+        source = {id(new): src for new, src in origins}
+        self.optimizer = make_optimizer(self.model, self.p)
+        for param in self.optimizer.param_groups[0]["params"]:
+            state = old.state.get(param) or old.state.get(source.get(id(param)))
+            if state:
+                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
+
+    # ------------------------------------------------------------------ resume
+    def extra_state(self) -> dict[str, Any]:
+        return {"groups": [list(g) for g in self.model.groups]}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        self.model.rebuild(self.space, [tuple(g) for g in state.get("groups", [])])
+        self.model.to(self.device)
+
+    def extra_result(self) -> dict[str, Any]:
+        return {"criterion": self.cfg.criterion, "normalization": self.cfg.normalization,
+                "expand": self.cfg.expand, "child_spaces": [list(g) for g in self.model.groups],
+                "stages": self.p.stages, "removed_per_stage": self.p.remove_per_stage}

@@ -106,7 +106,7 @@ def space_info(space: str = typer.Argument(..., help="A registered space, e.g. n
 
 # ----------------------------------------------------------------------------------------------- run
 @app.command("run")
-def run(method: str = typer.Argument(..., help="spos | senas"),
+def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         space: str = typer.Option("nb201", help="Search space."),
         dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
         preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
@@ -144,6 +144,42 @@ def summary_line(result: dict[str, Any]) -> str:
             f"[{result['scale']}]")
 
 
+# ------------------------------------------------------------------------------------------- compare
+@app.command("compare")
+def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results directory (resumable)."),
+            preset: str = typer.Option("tiny", help="tiny | paper"),
+            seeds: int = typer.Option(1, help="Seeds 0..N-1 for both methods."),
+            dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
+            overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+            device: str = typer.Option("auto", help="auto | cpu | cuda"),
+            data_root: Optional[str] = DATA_ROOT) -> None:
+    """SE-NAS against SPOS on NB201: both methods over the same seeds, Kendall's tau, and figures."""
+    from analysis.figures import make_all_figures
+    from benchmark.harness.config import parse_config
+    from benchmark.harness.sweep import sweep
+
+    raw = {"name": "compare", "methods": ["spos", "senas"], "datasets": [dataset], "seeds": seeds,
+           "presets": [preset], "set": parse_overrides(overrides), "device": device}
+    if data_root:
+        raw["data_root"] = data_root
+    report = sweep(parse_config(raw, "nasbench compare"), out)
+    index = report.index
+    done = index[index.status == "done"].sort_values(["method", "seed"])
+    for row in done.itertuples():
+        typer.echo(f"{row.method:>6}  seed {row.seed}  Kendall's tau = {row.tau:+.4f}  over {row.n_ranked} "
+                   f"architectures (final space {row.final_space_size:,})")
+    means = done.groupby("method")["tau"].mean()
+    typer.echo("mean tau: " + ", ".join(f"{m} {t:+.4f}" for m, t in means.items()))
+    scale = json.loads((out / done.iloc[0].run_dir / "result.json").read_text())["scale"]
+    typer.echo(f"scale: {scale}")
+    for path in make_all_figures(out, out / "figures"):
+        if path.suffix == ".png":
+            typer.echo(f"figure: {path}")
+    if report.failed:
+        raise NasBenchError(f"{len(report.failed)} run(s) failed: {', '.join(report.failed)}",
+                            f"see error.json in {out}/runs/<run_id>/")
+
+
 # ---------------------------------------------------------------------------------------------- data
 @data_app.command("download")
 def data_download(dataset: str = typer.Argument(..., help="cifar10 | cifar100"),
@@ -166,6 +202,123 @@ def gt_build(source: Path = typer.Option(..., "--from", help="Official .pth file
 
     build_table(source, out)
     typer.echo(f"wrote {out}")
+
+
+# ------------------------------------------------------------------------------------------- figures
+@app.command("figures")
+def figures(results_dir: Path = typer.Argument(..., help="Results directory of a sweep (holds index.parquet)."),
+            out: Path = typer.Option(..., "--out", help="Folder for the PNG and PDF files."),
+            groundtruth: str = typer.Option(
+                "auto", "--gt", help="Ground truth that ranks standalone runs (Table 1) and, if per-seed (.pth, "
+                                     "NATS folder), gives Fig. 1 standalone ranks; auto = the data root's table."
+            )) -> None:
+    """Make the SE-NAS figures (Figs. 1, 6, 7, 8 and quick looks) and Tables 1 and 3 from a results directory."""
+    from analysis.figures import make_all_figures
+    from analysis.results import load_results, resolve_groundtruth
+    from analysis.tables import save_markdown, table1, table3
+
+    results = load_results(results_dir)
+    gt = resolve_groundtruth(groundtruth)
+    paths = make_all_figures(results, out, groundtruth=gt)
+    paths += [save_markdown(table1(results, gt), out / "table1.md"),
+              save_markdown(table3(results), out / "table3.md")]
+    for path in paths:
+        typer.echo(f"wrote {path}")
+# ----------------------------------------------------------------------------------------- /figures
+
+
+# ---------------------------------------------------------------------------------------------- perf
+# (issue 6: `nasbench perf`; the measurement lives in benchmark/perf.py)
+@app.command("perf")
+def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
+         batch_size: int = typer.Option(256, help="Training batch (paper: 256; less on CPU)."),
+         channels: int = typer.Option(16, "--channels", help="Supernet C (NB201: 16)."),
+         cells: int = typer.Option(5, "--cells", help="Supernet N, cells per stage (NB201: 5)."),
+         repeats: int = typer.Option(5, help="Timed repeats per contender (median and IQR over them)."),
+         warmup: int = typer.Option(1, help="Untimed repeats first."),
+         steps: int = typer.Option(10, help="Training steps per repeat."),
+         eval_archs: int = typer.Option(16, help="Architectures evaluated per repeat."),
+         val_images: int = typer.Option(1000, help="Validation images per architecture."),
+         recal_batches: int = typer.Option(2, help="BatchNorm recalibration batches per architecture."),
+         eval_group: Optional[int] = typer.Option(None, help="Architectures per launch."),
+         seed: int = typer.Option(0),
+         out: Optional[Path] = typer.Option(None, help="Also write the JSON report to this file."),
+         as_json: bool = typer.Option(False, "--json", help="Print the JSON report.")) -> None:
+    """Training and evaluation throughput: this toolkit (fast path, eager) against xautodl, side by side."""
+    from benchmark.io import write_json
+    from benchmark.perf import PerfConfig, format_report, run_perf
+
+    cfg = PerfConfig(device=device, batch_size=batch_size, C=channels, N=cells, repeats=repeats,
+                     warmup=warmup, steps=steps, eval_archs=eval_archs, val_images=val_images,
+                     eval_batch_size=min(val_images, 1000), recal_batches=recal_batches,
+                     eval_group=eval_group, seed=seed)
+    report = run_perf(cfg, log=lambda s: typer.echo(s, err=True))
+    if out is not None:
+        write_json(out, report)
+    typer.echo(json.dumps(report, indent=2) if as_json else "\n".join(format_report(report)))
+# ------------------------------------------------------------------------------------------ end perf
+
+
+# ---------------------------------------------------------------------------------------------- sweep
+# (issue 5: `nasbench sweep` and `nasbench train-standalone`; the harness lives in benchmark/harness/)
+@app.command("sweep")
+def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOML (see docs/sweeps.md)."),
+              out: Optional[Path] = typer.Option(None, "--out", help="Results directory (default results/<name>)."),
+              executor: str = typer.Option("local", help="local | ray"),
+              workers: int = typer.Option(1, help="Worker processes for --executor local (one GPU each)."),
+              address: Optional[str] = typer.Option(None, help="Ray cluster address for --executor ray, e.g. auto."),
+              device: Optional[str] = typer.Option(None, help="Override the config's device: auto | cpu | cuda."),
+              dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their status; run nothing."),
+              data_root: Optional[str] = DATA_ROOT) -> None:
+    """Run every method x criterion x dataset x seed x preset of CONFIG not finished yet in the results dir."""
+    from rich.console import Console
+
+    from benchmark.harness.config import load_config
+    from benchmark.harness.sweep import dry_run as plan_only
+    from benchmark.harness.sweep import sweep
+
+    cfg = load_config(config, device=device, data_root=data_root)
+    results = out or Path("results") / cfg.name
+    if dry_run:
+        plan_only(cfg, results, Console())
+        return
+    report = sweep(cfg, results, executor=executor, workers=workers, address=address)
+    typer.echo(f"{report.ran} run(s) now, {report.skipped} finished before, {len(report.failed)} failed; "
+               f"index: {results / 'index.parquet'}")
+    if report.failed:
+        typer.echo(f"failed: {', '.join(report.failed)} (see {results}/runs/<run_id>/error.json)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command("train-standalone")
+def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an official index 0..15624."),
+                     dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
+                     seed: int = typer.Option(0, help="Training seed (initialisation, batch order, augmentation)."),
+                     preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (NB201: 200 epochs)"),
+                     out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
+                     device: str = typer.Option("auto", help="auto | cpu | cuda"),
+                     overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+                     data_root: Optional[str] = DATA_ROOT,
+                     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+                     as_json: bool = typer.Option(False, "--json")) -> None:
+    """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
+    from benchmark.paths import data_root as resolve_root
+    from benchmark.spaces.nb201 import load_index
+    from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
+
+    if arch.strip().isdigit():
+        arch = load_index(resolve_root(data_root)).to_string(int(arch))
+    cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
+                           preset=get_standalone_preset(preset, parse_overrides(overrides)))
+    log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
+    result = StandaloneRun(cfg, out, progress=not quiet, log=log).run()
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    typer.echo(f"standalone {result['arch']} on {result['dataset']} (seed {result['seed']}): valid "
+               f"{result['val_acc']:.2f}%, test {result['test_acc']:.2f}% after {result['epochs']} epochs "
+               f"[{result['scale']}]")
+# ------------------------------------------------------------------------------------------ end sweep
 
 
 def main() -> None:

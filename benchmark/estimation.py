@@ -14,15 +14,20 @@ Eq. 4 (SE-NAS, evaluation stability) averages K snapshots of the weights of the 
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from benchmark.fastpath import FastPath
+from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.spaces.base import Arch
+from benchmark.spaces.nb201 import EDGES
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 BN_POLICIES = ("recalibrate", "batch", "tracked")
@@ -60,7 +65,7 @@ def bn_policy(model: nn.Module, policy: str, forward: Callable[[torch.Tensor], t
             model.eval()
         elif policy == "batch":
             for m in bns:
-                m.momentum = 0.0  # batch statistics, tracked ones left untouched
+                m.track_running_stats = False  # batch statistics; tracked ones neither read nor updated
             model.train()
         elif policy == "tracked":
             model.eval()
@@ -80,9 +85,17 @@ def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate_arch(model: nn.Module, arch: Arch, val_batches: Sequence[Batch], policy: str,
-                  recal_batches: Sequence[Batch] = ()) -> float:
-    """Top-1 accuracy (percent) of ``arch`` with the supernet's weights (Eq. 2's ACC_val)."""
-    forward = lambda x: model(x, arch)  # noqa: E731
+                  recal_batches: Sequence[Batch] = (), fast: FastPath | None = None) -> float:
+    """Top-1 accuracy (percent) of ``arch`` with the supernet's weights (Eq. 2's ACC_val).
+
+    ``fast`` (default: none, today's exact results) adds autocast and the channels-last input format.
+    """
+    fast = FastPath() if fast is None else fast
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        with fast.autocast(x.device.type):
+            return model(fast.prepare_input(x), arch)
+
     total = 0
     with bn_policy(model, policy, forward, recal_batches), torch.no_grad():
         hits = []
@@ -95,14 +108,199 @@ def evaluate_arch(model: nn.Module, arch: Arch, val_batches: Sequence[Batch], po
 
 def evaluate_archs(model: nn.Module, archs: Iterable[Arch], val_batches: Sequence[Batch], policy: str,
                    recal_batches: Sequence[Batch] = (), progress: Callable[[int], None] | None = None,
-                   ) -> np.ndarray:
-    """Supernet accuracy of many architectures, in order (one host sync per architecture)."""
-    out = []
-    for arch in archs:
-        out.append(evaluate_arch(model, arch, val_batches, policy, recal_batches))
-        if progress is not None:
-            progress(1)
+                   fast: FastPath | None = None) -> np.ndarray:
+    """Supernet accuracy of many architectures, in order.
+
+    One after another (one host sync each), or, with ``fast.eval_group > 1`` on an NB201 supernet,
+    ``eval_group`` at a time through :func:`evaluate_arch_group` (one host sync per group).
+    """
+    fast = FastPath() if fast is None else fast
+    archs = list(archs)
+    size = fast.eval_group if isinstance(model, NB201Supernet) else 1
+    out: list[float] = []
+    with fast.backend_flags():
+        for lo in range(0, len(archs), size):
+            chunk = archs[lo:lo + size]
+            if len(chunk) == 1:
+                out.append(evaluate_arch(model, chunk[0], val_batches, policy, recal_batches, fast))
+            else:
+                out += evaluate_arch_group(model, chunk, val_batches, policy, recal_batches, fast)
+            if progress is not None:
+                progress(len(chunk))
     return np.asarray(out, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Several architectures per launch: the images of g architectures are stacked along the batch (arch-major,
+# g x B rows), each edge operation runs once on the rows of the architectures that use it, and every
+# BatchNorm keeps g sets of statistics, so each architecture is normalised as if it were evaluated alone.
+
+class _GroupBatchNorm:
+    """The BatchNorm policies of :func:`bn_policy` with one set of statistics per architecture.
+
+    A BatchNorm module that sees ``g_m * B`` rows (``B`` images per architecture, set per batch in
+    ``rows``) serves ``g_m`` architectures; the stem sees ``B`` rows and, being shared by all of them,
+    keeps one set (its statistics are the same for every architecture).
+    """
+
+    def __init__(self, policy: str):
+        self.policy = policy
+        self.rows = 0  # images per architecture in the current batch
+        self.step = 0  # recalibration batches seen
+        self.frozen = False  # after recalibration: normalise with the re-estimated statistics
+        self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.affine: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _stats(self, m: nn.modules.batchnorm._BatchNorm, g: int, device: torch.device):
+        if id(m) not in self.stats:  # as bn_policy: mean 0, variance 1 before any recalibration batch
+            self.stats[id(m)] = (torch.zeros(g * m.num_features, device=device),
+                                 torch.ones(g * m.num_features, device=device))
+        return self.stats[id(m)]
+
+    def forward(self, m: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
+        g, c = x.shape[0] // self.rows, m.num_features
+        if self.policy == "tracked" and m.running_mean is not None:  # shared by all g: nothing to split
+            return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, training=False, eps=m.eps)
+        if self.frozen:
+            if id(m) not in self.affine:
+                mean, var = self._stats(m, g, x.device)
+                scale = torch.rsqrt(var + m.eps)
+                if m.weight is not None:
+                    scale = scale * m.weight.repeat(g)
+                shift = -mean * scale if m.bias is None else m.bias.repeat(g) - mean * scale
+                self.affine[id(m)] = (scale.view(g, 1, c, 1, 1), shift.view(g, 1, c, 1, 1))
+            scale, shift = self.affine[id(m)]
+            return torch.addcmul(shift, x.view(g, self.rows, *x.shape[1:]), scale).reshape(x.shape)
+        weight = None if m.weight is None else m.weight.repeat(g)
+        bias = None if m.bias is None else m.bias.repeat(g)
+        z = x if g == 1 else x.reshape(g, self.rows, *x.shape[1:]).transpose(0, 1).reshape(
+            self.rows, g * c, *x.shape[2:])
+        if self.policy == "recalibrate":  # momentum 1/step = BatchNorm's cumulative average (momentum=None)
+            mean, var = self._stats(m, g, x.device)
+            out = F.batch_norm(z, mean, var, weight, bias, training=True, momentum=1.0 / self.step, eps=m.eps)
+        else:  # "batch" (or "tracked" without tracked statistics): each batch normalised with its own
+            out = F.batch_norm(z, None, None, weight, bias, training=True, eps=m.eps)
+        if g == 1:
+            return out
+        return out.reshape(self.rows, g, *x.shape[1:]).transpose(0, 1).reshape(x.shape)
+
+
+@contextmanager
+def _group_batchnorm(model: nn.Module, gbn: _GroupBatchNorm) -> Iterator[None]:
+    """Route every BatchNorm of ``model`` through ``gbn``, in eval mode; restore both afterwards."""
+    was_training = model.training
+    bns = _batchnorms(model)
+    model.eval()
+    for m in bns:
+        m.forward = functools.partial(gbn.forward, m)
+    try:
+        yield
+    finally:
+        for m in bns:
+            del m.forward
+        model.train(was_training)
+
+
+Routes = list[tuple[nn.Module, torch.Tensor | None]]  # an edge's modules and the rows that run each
+GroupPlan = list[list[Routes]]  # cells x edges
+
+
+def _group_plan(model: NB201Supernet, archs: Sequence[Arch], device: torch.device) -> GroupPlan:
+    """For each cell and edge: (module, indices of the architectures that run it; ``None`` = all)."""
+    g = len(archs)
+    cells = []
+    for k in range(len(model.cell_positions)):
+        edges = []
+        for e in range(len(EDGES)):
+            users: dict[int, tuple[nn.Module, list[int]]] = {}
+            for a, arch in enumerate(archs):
+                if arch[e] != "none":
+                    module = model.edge_op(k, e, arch[e], arch)
+                    users.setdefault(id(module), (module, []))[1].append(a)
+            edges.append(list(users.values()))
+        cells.append(edges)
+    flat = [a for edges in cells for groups in edges for _, rows in groups for a in rows]
+    index = torch.tensor(flat, dtype=torch.long).to(device)  # one host-to-device copy per group
+    plan: GroupPlan = []
+    start = 0
+    for edges in cells:
+        plan.append([])
+        for groups in edges:
+            routed = []
+            for module, rows in groups:
+                routed.append((module, None if len(rows) == g else index[start:start + len(rows)]))
+                start += len(rows)
+            plan[-1].append(routed)
+    return plan
+
+
+def _group_cell(x: torch.Tensor, edges: list[Routes], g: int) -> torch.Tensor:
+    """The NB201 cell rule (:func:`benchmark.models.nb201_ops.cell_forward`) for g stacked architectures;
+    each architecture's node sums are taken in the same edge order, so they equal the one-by-one sums."""
+    shape5 = (g, x.shape[0] // g, *x.shape[1:])
+    nodes = [x]
+    acc: torch.Tensor | None = None
+    for (j, i), groups in zip(EDGES, edges):
+        if j > len(nodes):  # first edge into node j: close node j-1
+            nodes.append(torch.zeros_like(x) if acc is None else acc.view(x.shape))
+            acc = None
+        for module, rows in groups:
+            src = nodes[i]
+            y = module(src if rows is None else src.view(shape5).index_select(0, rows).flatten(0, 1))
+            dtype = y.dtype if acc is None else torch.promote_types(acc.dtype, y.dtype)
+            acc = x.new_zeros(shape5, dtype=dtype) if acc is None else acc.to(dtype)
+            if rows is None:
+                acc.add_(y.view(shape5))
+            else:
+                acc.index_add_(0, rows, y.view(-1, *shape5[1:]).to(dtype))
+    return torch.zeros_like(x) if acc is None else acc.view(x.shape)
+
+
+def _group_logits(model: NB201Supernet, plan: GroupPlan, g: int, x: torch.Tensor) -> torch.Tensor:
+    """Logits of the g planned architectures on the same images ``x``: (g * B) x classes, arch-major.
+    The stem runs once (it precedes every cell, so it is the same for all g)."""
+    h = model.stem(x)
+    h = h.expand(g, *h.shape).flatten(0, 1)
+    cells = iter(plan)
+    positions = set(model.cell_positions)
+    for p, layer in enumerate(model.cells):
+        h = _group_cell(h, next(cells), g) if p in positions else layer(h)
+    return model.head(h)
+
+
+def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches: Sequence[Batch],
+                        policy: str, recal_batches: Sequence[Batch] = (), fast: FastPath | None = None,
+                        ) -> list[float]:
+    """:func:`evaluate_arch` for several architectures at once: the same BatchNorm policy, statistics
+    kept per architecture, one host sync for the group. Equal to one-by-one evaluation up to float
+    rounding (tests/test_fastpath.py); the fast path for GPUs, where one small architecture leaves
+    most of the device idle."""
+    if policy not in BN_POLICIES:
+        raise ValueError(f"unknown BatchNorm policy {policy!r}")
+    fast = FastPath() if fast is None else fast
+    archs = [model.check_arch(a) for a in archs]
+    g = len(archs)
+    device = next(model.parameters()).device
+    plan = _group_plan(model, archs, device)
+    gbn = _GroupBatchNorm(policy)
+
+    def logits(x: torch.Tensor) -> torch.Tensor:
+        gbn.rows = len(x)
+        with fast.autocast(x.device.type):
+            return _group_logits(model, plan, g, fast.prepare_input(x))
+
+    hits = torch.zeros(g, dtype=torch.long, device=device)
+    total = 0
+    with _group_batchnorm(model, gbn), torch.no_grad():
+        if policy == "recalibrate":
+            for step, (x, _) in enumerate(recal_batches, start=1):
+                gbn.step = step
+                logits(x)
+            gbn.frozen = True
+        for x, y in val_batches:
+            hits += (logits(x).view(g, len(y), -1).argmax(-1) == y).sum(1)
+            total += len(y)
+    return [100.0 * c / max(total, 1) for c in hits.tolist()]
 
 
 class WeightAverager:

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 import torch
 from torch import nn
 
+from benchmark.fastpath import FastPath
 from benchmark.presets import Preset
 from benchmark.samplers import Sampler
 
@@ -20,46 +21,70 @@ def cosine_lr(step: int, total_steps: int, lr: float, lr_min: float) -> float:
     return lr_min + 0.5 * (lr - lr_min) * (1.0 + math.cos(math.pi * t))
 
 
-def make_optimizer(model: nn.Module, preset: Preset) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, preset: Preset, fast: FastPath | None = None) -> torch.optim.Optimizer:
     """SGD with (nesterov) momentum and weight decay; parameters off the sampled path get no gradient,
-    so they are neither moved nor decayed in that step."""
-    return torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=preset.momentum,
-                           nesterov=preset.nesterov, weight_decay=preset.weight_decay, foreach=True)
+    so they are neither moved nor decayed in that step. ``fast.optimizer`` picks the step's
+    implementation (default: foreach)."""
+    step = "foreach" if fast is None else fast.optimizer
+    optimizer = torch.optim.SGD(model.parameters(), lr=preset.lr, momentum=preset.momentum,
+                                nesterov=preset.nesterov, weight_decay=preset.weight_decay,
+                                foreach=step == "foreach", fused=True if step == "fused" else None)
+    if step == "fused" and preset.momentum > 0:
+        optimizer.register_step_pre_hook(_zero_momentum_for_new_paths)
+    return optimizer
+
+
+def _zero_momentum_for_new_paths(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
+    """Give a zero momentum buffer to each parameter stepped for the first time.
+
+    The fused SGD kernel takes all buffers or none, but a single-path supernet reaches new parameters at
+    every step. With zero dampening a zero buffer gives the same first step as PyTorch's ``buf = grad``.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None and optimizer.state[p].get("momentum_buffer") is None:
+                optimizer.state[p]["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
 
 def train_one_epoch(model: nn.Module, sampler: Sampler, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
                     optimizer: torch.optim.Optimizer, preset: Preset, first_step: int, total_steps: int,
-                    on_step: Callable[[int], None] | None = None) -> dict[str, float]:
+                    on_step: Callable[[int], None] | None = None, fast: FastPath | None = None,
+                    ) -> dict[str, float]:
     """Train one epoch; ``first_step`` is the global step the epoch starts at (for the schedule).
 
+    ``fast`` (default: no speed-ups, today's exact results) sets autocast and the input memory format; the
+    model and optimizer are prepared by the caller (:meth:`FastPath.prepare_model`, :func:`make_optimizer`).
     Returns the epoch's mean loss and training accuracy (one host sync, at the end).
     """
+    fast = FastPath() if fast is None else fast
     model.train()
     loss_fn = nn.CrossEntropyLoss()
     loss_sum = torch.zeros(())
     hits = torch.zeros((), dtype=torch.long)
     seen = 0
     step = first_step
-    for i, (x, y) in enumerate(batches):
-        if i == 0:
-            loss_sum, hits = loss_sum.to(x.device), hits.to(x.device)
-        lr = cosine_lr(step, total_steps, preset.lr, preset.lr_min)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        arch = sampler()
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(x, arch)
-        loss = loss_fn(logits, y)
-        loss.backward()
-        if preset.grad_clip > 0:
-            nn.utils.clip_grad_norm_([p for p in model.parameters() if p.grad is not None], preset.grad_clip,
-                                     foreach=True)
-        optimizer.step()
-        loss_sum += loss.detach() * len(y)
-        hits += (logits.detach().argmax(1) == y).sum()
-        seen += len(y)
-        step += 1
-        if on_step is not None:
-            on_step(i)
+    with fast.backend_flags():
+        for i, (x, y) in enumerate(batches):
+            if i == 0:
+                loss_sum, hits = loss_sum.to(x.device), hits.to(x.device)
+            lr = cosine_lr(step, total_steps, preset.lr, preset.lr_min)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            arch = sampler()
+            optimizer.zero_grad(set_to_none=True)
+            with fast.autocast(x.device.type):
+                logits = model(fast.prepare_input(x), arch)
+                loss = loss_fn(logits, y)
+            loss.backward()
+            if preset.grad_clip > 0:
+                grads = [p for p in model.parameters() if p.grad is not None]
+                nn.utils.clip_grad_norm_(grads, preset.grad_clip, foreach=fast.optimizer != "loop")
+            optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            hits += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+            step += 1
+            if on_step is not None:
+                on_step(i)
     return {"loss": float(loss_sum) / max(seen, 1), "train_acc": 100.0 * float(hits) / max(seen, 1),
             "steps": step - first_step}

@@ -5,7 +5,7 @@ Eq. 1) and ``groundtruth`` (oracle). Build one with ``create_criterion(name, **o
 ``criterion.score(space, CriterionContext(evaluate=..., gt_accuracy=..., seed=...))``.
 """
 
-from benchmark.criteria import baseline, bsnas, groundtruth, selection  # noqa: F401 - fill CRITERIA
+from benchmark.criteria import baseline, bsnas, groundtruth, magnitude, selection  # noqa: F401 - fill CRITERIA
 from benchmark.criteria.base import CRITERIA, Criterion, CriterionContext, Evaluator, create_criterion
 from benchmark.criteria.bsnas import bsnas_rating
 from benchmark.criteria.groundtruth import accuracy_table

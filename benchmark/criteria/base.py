@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from typing import Callable, ClassVar, Sequence
+from typing import TYPE_CHECKING, Callable, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,9 @@ import pandas as pd
 from benchmark.errors import NasBenchError
 from benchmark.registry import Registry
 from benchmark.spaces.base import Arch, SearchSpace
+
+if TYPE_CHECKING:
+    from benchmark.relaxation import DartsRelaxation
 
 Evaluator = Callable[[list[Arch]], np.ndarray]
 """P(a) of Eq. 4 for a batch of architectures: one accuracy (>= 0) per architecture."""
@@ -37,6 +40,7 @@ class CriterionContext:
     evaluate: Evaluator | None = None
     gt_accuracy: GroundTruth | None = None
     seed: int = 0
+    relaxation: DartsRelaxation | None = None  # trained DARTS relaxation of the space (``magnitude``)
 
     def require(self, names: Sequence[str], criterion: str) -> None:
         """Raise NasBenchError if any field in ``names`` is unset."""

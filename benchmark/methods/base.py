@@ -114,6 +114,9 @@ class OneShotRun:
         cfg, p = self.cfg, self.p
         if cfg.dataset not in NUM_CLASSES:
             raise NasBenchError(f"unknown dataset {cfg.dataset!r}", f"choose one of: {', '.join(NUM_CLASSES)}")
+        if cfg.space != "nb201":
+            raise NasBenchError(f"the NB201 pipeline cannot search space {cfg.space!r}",
+                                "use --space nb201 here; DARTS and MobileNet searches run under `nasbench imagenet`")
         self.validate()
         root = data_root(cfg.data_root)
         self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)

@@ -80,6 +80,8 @@ class SENAS(OneShotRun):
         if self.cfg.expand:
             origins = self.model.expand(self.space, self.p.merge_threshold)
             self._rebuild_optimizer(origins)
+            if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
+                self.averager.module.expand(self.space, self.p.merge_threshold)
             self.log(f"stage {stage}: child spaces {self.model.groups} "
                      f"({len(self.model.copies)} copied edge operations)")
 

@@ -1,0 +1,428 @@
+"""The SE-NAS paper's figures from a results directory (matplotlib + seaborn, Agg backend).
+
+One function per figure; each takes a :class:`~analysis.results.Results`, writes ``<name>.png`` and
+``<name>.pdf`` into ``out_dir`` and returns both paths. Every figure carries a caption line naming the
+preset, seeds and run count that produced it, so a tiny-scale figure is never read as the paper's.
+A panel whose data is absent says what is missing instead of staying blank.
+
+- :func:`fig1_ranking_distribution` - Fig. 1, ranks of 30 random architectures over repeated runs.
+- :func:`fig6_operator_distribution` - Fig. 6, operators kept/removed against ground-truth rank per stage.
+- :func:`fig7_tau_curve` - Fig. 7, Kendall's tau against epoch, SE-NAS against SPOS, per dataset.
+- :func:`fig8_tau_distribution` - Fig. 8, tau over repeated runs per dataset and method.
+- :func:`tau_comparison`, :func:`ranking_scatter`, :func:`criteria_retention` - quick looks.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from analysis.groundtruth import GroundTruth, default_metric  # noqa: E402
+from analysis.ranking import kendall_tau  # noqa: E402
+from analysis.results import Results, dataset_name, load_results, order_labels  # noqa: E402
+from analysis.stats import (  # noqa: E402
+    operator_retention,
+    ranking_distribution,
+    tau_curves,
+    tau_statistics,
+    topk_retention,
+)
+
+BASELINE, OURS = "SPOS", "SE-NAS"
+PAPER_PAIR = (OURS, BASELINE)
+CRITERION_ORDER = ("random", "magnitude", "senas")
+CRITERION_NAMES = {"random": "Random", "magnitude": "Magnitude", "senas": "SE-NAS (Eq. 7)",
+                   "accuracy": "Accuracy (SI, Eq. 5)", "groundtruth": "Ground truth", "bsnas": "BS-NAS"}
+SOURCE_COLORS = {"supernet": "#d1495b", "standalone": "#00798c"}
+RETENTION_COLORS = {"kept": "#2e7d32", "removed": "#c62828", "gone": "#d9d9d9"}
+DPI = 150
+
+
+# --------------------------------------------------------------------------------------------- style
+def _style() -> None:
+    sns.set_theme(context="paper", style="whitegrid", font_scale=1.1,
+                  rc={"axes.edgecolor": "0.3", "grid.color": "0.9", "legend.frameon": False,
+                      "savefig.bbox": "tight", "pdf.fonttype": 42})
+
+
+def label_colors(labels: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per method label: SPOS grey-blue, SE-NAS red, the rest from seaborn 'deep'."""
+    fixed = {BASELINE: "#4c72b0", OURS: "#c44e52"}
+    others = [lab for lab in dict.fromkeys(labels) if lab not in fixed]
+    palette = [c for c in sns.color_palette("deep", len(others) + 4).as_hex() if c not in fixed.values()]
+    return {**fixed, **dict(zip(others, palette))}
+
+
+def _missing(ax: plt.Axes, text: str) -> None:
+    ax.text(0.5, 0.5, textwrap.fill(f"missing: {text}", 70), ha="center", va="center", fontsize=9,
+            color="0.35", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _save(fig: Figure, out_dir: str | Path, name: str, caption: str) -> list[Path]:
+    """Add the provenance caption under the axes, write PNG and PDF, close the figure."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig.text(0.01, 0.0, caption, ha="left", va="top", fontsize=7.5, color="0.35", wrap=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p, dpi=DPI)
+    plt.close(fig)
+    return paths
+
+
+def _caption(what: str, results: Results, runs: pd.DataFrame) -> str:
+    return f"{what}. Source: {results.provenance(runs)}."
+
+
+DATASET_ORDER = ("cifar10", "cifar100", "imagenet16-120")
+
+
+def _sort_datasets(datasets: set[str]) -> list[str]:
+    return [d for d in DATASET_ORDER if d in datasets] + sorted(datasets - set(DATASET_ORDER))
+
+
+def _first_dataset(results: Results, method: str | None = None) -> str:
+    """CIFAR-10 when it has finished runs (of ``method``), else the first dataset that has; the paper's
+    single-dataset figures (1, 6) are on CIFAR-10."""
+    present = _sort_datasets(set(results.runs(method=method)["dataset"]))
+    return present[0] if present else DATASET_ORDER[0]
+
+
+# ------------------------------------------------------------------------------------------ Fig. 1
+def fig1_ranking_distribution(results: Results, out_dir: str | Path, dataset: str | None = None,
+                              label: str = BASELINE, n_archs: int = 30, seed: int = 0,
+                              groundtruth: GroundTruth | None = None) -> list[Path]:
+    """SE-NAS Fig. 1: box plots of each architecture's rank over repeated runs, x sorted by ground truth.
+
+    Top: rank by supernet accuracy in each ``label`` run. Bottom: rank by standalone accuracy in each
+    training seed (standalone runs in the results, else per-seed ground truth), or what is missing.
+    ``dataset=None`` takes the first dataset of the results (CIFAR-10 when present, as in the paper).
+    """
+    _style()
+    dataset = dataset or _first_dataset(results)
+    dist = ranking_distribution(results, label, dataset, n_archs, seed, groundtruth)
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6.6), sharex=True)
+    n = len(dist.archs)
+    handles = []
+    for ax, source, ylabel in ((axes[0], "supernet", "Rank (supernet accuracy)"),
+                               (axes[1], "standalone", "Rank (standalone accuracy)")):
+        part = dist.ranks(source)
+        ax.set_ylabel(ylabel)
+        if part.empty:
+            _missing(ax, dist.notes.get(source, "no ranks"))
+            continue
+        data = [part.loc[part["gt_rank"] == r, "rank"].to_numpy() for r in range(1, n + 1)]
+        color = SOURCE_COLORS[source]
+        fliers = {"marker": "o", "markersize": 4, "markerfacecolor": "none", "markeredgecolor": color}
+        ax.boxplot(data, positions=np.arange(1, n + 1), widths=0.6, patch_artist=True,
+                   boxprops={"facecolor": color, "alpha": 0.45, "edgecolor": color},
+                   medianprops={"color": "black", "linewidth": 1.2}, whiskerprops={"color": color},
+                   capprops={"color": color}, flierprops=fliers)
+        ax.plot([1, n], [1, n], ls="--", lw=0.8, color="0.4")
+        ax.set_ylim(0, n + 1)
+        runs = part["seed"].nunique()
+        handles.append(Patch(facecolor=color, alpha=0.45, edgecolor=color,
+                             label=f"{source} accuracy ({runs} run{'s' * (runs != 1)})"))
+    if n:
+        axes[1].set_xticks(np.arange(1, n + 1))
+        axes[1].set_xlim(0.3, n + 0.7)
+    axes[1].set_xlabel("Ground-truth rank (best to worst)")
+    if handles:
+        handles.append(plt.Line2D([], [], ls="--", lw=0.8, color="0.4", label="rank = ground-truth rank"))
+    count = f"{n} " if n else ""
+    fig.suptitle(f"Ranking distribution of {count}random child models, {dataset_name(dataset)} "
+                 f"({label} supernet)")
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), bbox_to_anchor=(0.5, 0.955),
+                   fontsize=8.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.945))
+    runs = results.runs(label=label, dataset=dataset)
+    return _save(fig, out_dir, "fig1_ranking_distribution",
+                 _caption(f"SE-NAS Fig. 1 layout; supernet ranks from {label}", results, runs))
+
+
+# ------------------------------------------------------------------------------------------ Fig. 6
+def _criterion_key(criterion: str) -> tuple[int, str]:
+    position = CRITERION_ORDER.index(criterion) if criterion in CRITERION_ORDER else len(CRITERION_ORDER)
+    return position, criterion
+
+
+def _panel_title(label: str, criterion: str) -> str:
+    name = CRITERION_NAMES.get(criterion, criterion)
+    return name if label in (OURS, f"{OURS} [{criterion}]") else f"{name} - {label}"
+
+
+def fig6_operator_distribution(results: Results, out_dir: str | Path,
+                               dataset: str | None = None) -> list[Path]:
+    """SE-NAS Fig. 6: per criterion (row) and stage (column), how often each of the 30 (edge, op) pairs,
+    ordered by ground-truth rank, was kept, removed at that stage, or already removed before it."""
+    _style()
+    dataset = dataset or _first_dataset(results, method="senas")
+    ret = operator_retention(results.operators[results.operators["dataset"] == dataset]
+                             if len(results.operators) else results.operators)
+    panels = sorted({(r.label, r.criterion) for r in ret.itertuples()},
+                    key=lambda lc: (_criterion_key(lc[1]), lc[0]))
+    stages = sorted(ret["stage"].unique()) if len(ret) else []
+    nrows, ncols = max(len(panels), 1), max(len(stages), 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 2.5 * nrows + 0.6), squeeze=False,
+                             sharex=True, sharey="row")
+    if not panels:
+        _missing(axes[0, 0], f"no operator records (SE-NAS runs) on {dataset}")
+    for i, (label, criterion) in enumerate(panels):
+        for j, stage in enumerate(stages):
+            ax = axes[i, j]
+            part = ret[(ret["label"] == label) & (ret["stage"] == stage)]
+            part = part.sort_values(["gt_rank", "edge", "op"])
+            if part.empty:
+                _missing(ax, f"no stage {stage}")
+                continue
+            x = np.arange(1, len(part) + 1)
+            bottom = np.zeros(len(part))
+            for key, name in (("kept", "kept"), ("removed", f"removed at stage {stage}"),
+                              ("gone", "removed earlier")):
+                h = part[key].to_numpy(dtype=float)
+                ax.bar(x, h, bottom=bottom, width=0.8, color=RETENTION_COLORS[key], label=name)
+                bottom += h
+            n_runs = int(part["n_runs"].iloc[0])
+            alive_after = part["kept"].sum() / n_runs
+            ax.axvline(alive_after + 0.5, ls=":", color="0.3", lw=1)
+            ax.set_xticks(x[::3] if len(x) > 15 else x, part["gt_rank"].to_numpy()[::3] if len(x) > 15
+                          else part["gt_rank"].to_numpy())
+            ax.set_ylim(0, n_runs)
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(f"{_panel_title(label, criterion)}, stage {stage}", fontsize=10)
+            if j == 0:
+                ax.set_ylabel(f"runs (of {n_runs})")
+            if i == nrows - 1:
+                ax.set_xlabel("Ground-truth operator rank")
+    legend = (("kept", "kept"), ("removed", "removed at this stage"), ("gone", "removed at an earlier stage"))
+    handles = [Patch(color=RETENTION_COLORS[k], label=t) for k, t in legend]
+    handles.append(plt.Line2D([], [], ls=":", color="0.3", label="ideal cut (as many kept, all best)"))
+    fig.legend(handles=handles, loc="upper center", ncol=4, bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
+    fig.suptitle(f"Operator distribution at each shrinking stage, {dataset_name(dataset)}", y=1.04)
+    fig.tight_layout()
+    runs = results.runs(dataset=dataset)
+    return _save(fig, out_dir, "fig6_operator_distribution",
+                 _caption("SE-NAS Fig. 6 layout; 30 NB201 (edge, op) pairs ranked by mean ground-truth "
+                          "accuracy", results, runs[runs["method"] == "senas"]))
+
+
+# ------------------------------------------------------------------------------------------ Fig. 7
+def _datasets(results: Results, labels: Sequence[str]) -> list[str]:
+    return _sort_datasets(set(results.runs()[lambda d: d["label"].isin(labels)]["dataset"]))
+
+
+def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] = PAPER_PAIR) -> list[Path]:
+    """SE-NAS Fig. 7: Kendall's tau against epoch, mean +- std over seeds, one panel per dataset;
+    dotted lines mark the epochs where SE-NAS shrinks (end of each stage)."""
+    _style()
+    curves = tau_curves(results.tau_curve, labels) if len(results.tau_curve) else pd.DataFrame()
+    datasets = _datasets(results, labels)
+    colors = label_colors(labels)
+    ncols = max(len(datasets), 1)
+    fig, axes = plt.subplots(1, ncols, figsize=(max(4.6 * ncols, 7.5), 3.8), squeeze=False)
+    if not datasets:
+        _missing(axes[0, 0], f"no finished runs of {', '.join(labels)}")
+    ends = results.stage_ends(OURS)
+    for ax, ds in zip(axes[0], datasets):
+        for label in order_labels(labels):
+            c = curves[(curves["dataset"] == ds) & (curves["label"] == label)]
+            if c.empty:
+                continue
+            n = int(c["n"].max())
+            ax.plot(c["epoch"], c["mean"], marker="o", ms=4, color=colors[label], label=f"{label} (n={n})")
+            std = c["std"].fillna(0)
+            ax.fill_between(c["epoch"], c["mean"] - std, c["mean"] + std, color=colors[label], alpha=0.18,
+                            lw=0)
+        for e in ends[:-1]:
+            ax.axvline(e, ls=":", color="0.4", lw=1)
+        ax.set_title(dataset_name(ds))
+        ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(loc="best", fontsize=8)
+    axes[0, 0].set_ylabel("Kendall's Tau")
+    fig.suptitle("Evolution of ranking correlation\n(mean ± std over seeds; dotted: SE-NAS shrinks)", fontsize=11)
+    fig.tight_layout()
+    runs = results.runs()[lambda d: d["label"].isin(labels)]
+    return _save(fig, out_dir, "fig7_tau_curve",
+                 _caption("SE-NAS Fig. 7 layout; baseline = SPOS", results, runs))
+
+
+# ------------------------------------------------------------------------------------------ Fig. 8
+def fig8_tau_distribution(results: Results, out_dir: str | Path,
+                          labels: Sequence[str] = PAPER_PAIR) -> list[Path]:
+    """SE-NAS Fig. 8: distribution of the final Kendall's tau over repeated runs, per dataset and method."""
+    _style()
+    runs = results.runs()[lambda d: d["label"].isin(labels)].copy()
+    fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    if runs.empty:
+        _missing(ax, f"no finished runs of {', '.join(labels)}")
+    else:
+        order = [dataset_name(d) for d in _datasets(results, labels)]
+        hue_order = order_labels(runs["label"])
+        runs["Dataset"] = runs["dataset"].map(dataset_name)
+        palette = label_colors(hue_order)
+        sns.boxplot(data=runs, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
+                    palette=palette, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
+        sns.stripplot(data=runs, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
+                      palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
+                      legend=False)
+        handles, texts = ax.get_legend_handles_labels()
+        counts = runs.groupby("label").size()
+        ax.legend(handles[:len(hue_order)], [f"{t} (n={counts[t]})" for t in texts[:len(hue_order)]],
+                  loc="best", fontsize=8.5)
+        ax.set_xlabel("")
+        ax.set_ylabel("Kendall's Tau")
+    ax.set_title("Distribution of ranking correlation over repeated runs")
+    fig.tight_layout()
+    return _save(fig, out_dir, "fig8_tau_distribution",
+                 _caption("SE-NAS Fig. 8 layout; baseline = SPOS", results, runs))
+
+
+# ----------------------------------------------------------------------------------- quick looks
+def tau_comparison(results: Results, out_dir: str | Path) -> list[Path]:
+    """Final tau of every method label per dataset: mean with bootstrap 95% interval, runs as dots."""
+    _style()
+    runs = results.runs()
+    runs = runs[runs["method"] != "standalone"]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * runs["label"].nunique() + 2), 3.8))
+    if runs.empty:
+        _missing(ax, "no finished one-shot runs")
+    else:
+        labels = order_labels(runs["label"])
+        datasets = _datasets(results, labels)
+        st = tau_statistics(runs).set_index(["label", "dataset"])
+        width = 0.8 / len(datasets)
+        palette = dict(zip(datasets, sns.color_palette("colorblind", len(datasets))))
+        for j, ds in enumerate(datasets):
+            for i, label in enumerate(labels):
+                if (label, ds) not in st.index:
+                    continue
+                s = st.loc[(label, ds)]
+                x = i - 0.4 + width * (j + 0.5)
+                yerr = np.array([[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]])
+                ax.bar(x, s["mean"], width * 0.9, color=palette[ds], alpha=0.6, label=dataset_name(ds))
+                if np.isfinite(yerr).all():
+                    ax.errorbar(x, s["mean"], yerr=yerr, color="0.2", capsize=3, lw=1)
+                pts = runs[(runs["label"] == label) & (runs["dataset"] == ds)]["tau"]
+                ax.scatter(np.full(len(pts), x), pts, s=10, color="0.15", zorder=3)
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xticks(range(len(labels)), labels, rotation=15)
+        ax.set_ylabel("Kendall's Tau (final ranking)")
+        handles, texts = ax.get_legend_handles_labels()
+        unique = dict(zip(texts, handles))
+        ax.legend(unique.values(), unique.keys(), fontsize=8.5)
+    ax.set_title("Final ranking correlation per method (bars: mean, whiskers: bootstrap 95% CI)")
+    fig.tight_layout()
+    return _save(fig, out_dir, "tau_comparison", _caption("Final tau per run", results, runs))
+
+
+def ranking_scatter(results: Results, out_dir: str | Path, dataset: str | None = None,
+                    seed: int | None = None) -> list[Path]:
+    """Supernet accuracy against ground-truth accuracy of the final ranking, one panel per method
+    label, for one dataset and seed (default: the first dataset and the lowest seed present)."""
+    _style()
+    rk = results.ranking
+    if len(rk):
+        dataset = dataset or _datasets(results, list(rk["label"].unique()))[0]
+        rk = rk[rk["dataset"] == dataset]
+        seed = int(rk["seed"].min()) if seed is None and len(rk) else seed
+        rk = rk[rk["seed"] == seed]
+    labels = order_labels(rk["label"]) if len(rk) else []
+    fig, axes = plt.subplots(1, max(len(labels), 1), figsize=(3.8 * max(len(labels), 1), 3.6), squeeze=False)
+    if not labels:
+        _missing(axes[0, 0], "no final rankings")
+    colors = label_colors(labels)
+    for ax, label in zip(axes[0], labels):
+        part = rk[rk["label"] == label]
+        ax.scatter(part["gt_acc"], part["supernet_acc"], s=12, alpha=0.7, color=colors[label],
+                   edgecolor="none")
+        tau = kendall_tau(part["supernet_acc"], part["gt_acc"]) if len(part) >= 2 else float("nan")
+        ax.set_title(f"{label}: tau = {tau:.3f} (n={len(part)})", fontsize=10)
+        ax.set_xlabel("Ground-truth accuracy (%)")
+    axes[0, 0].set_ylabel("Supernet accuracy")
+    fig.suptitle(f"Final ranking, {dataset_name(dataset or '')} seed {seed}")
+    fig.tight_layout()
+    runs = results.runs()
+    runs = runs[(runs["dataset"] == dataset) & (runs["seed"] == seed) & runs["label"].isin(labels)]
+    return _save(fig, out_dir, "ranking_scatter", _caption("One run per method", results, runs))
+
+
+def criteria_retention(results: Results, out_dir: str | Path, dataset: str | None = None,
+                       k: int = 10) -> list[Path]:
+    """Scoring criteria compared: fraction of the top-k ground-truth (edge, op) pairs alive after each
+    stage (left) and the ground-truth accuracy of the architecture each SE-NAS variant found (right)."""
+    _style()
+    dataset = dataset or _first_dataset(results, method="senas")
+    ops = results.operators
+    ret = topk_retention(ops[ops["dataset"] == dataset], k) if len(ops) else topk_retention(ops, k)
+    runs = results.runs(dataset=dataset, method="senas")
+    labels = sorted(set(ret["label"]) | set(runs["label"]),
+                    key=lambda lab: (_criterion_key(str(runs.loc[runs["label"] == lab, "criterion"].iloc[0])
+                                                     if (runs["label"] == lab).any() else lab), lab))
+    colors = label_colors(labels)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    if ret.empty:
+        _missing(left, f"no operator records on {dataset}")
+    else:
+        stages = sorted(ret["stage"].unique())
+        width = 0.8 / len(labels)
+        for i, label in enumerate(labels):
+            part = ret[ret["label"] == label].set_index("stage").reindex(stages)
+            x = np.arange(len(stages)) - 0.4 + width * (i + 0.5)
+            left.bar(x, part["mean"], width * 0.9, color=colors[label], alpha=0.8,
+                     yerr=part["std"].fillna(0), capsize=3, label=f"{label} (n={int(part['n'].max())})")
+        left.set_xticks(range(len(stages)), [f"after stage {s}" for s in stages])
+        left.set_ylim(0, 1.19)
+        left.set_yticks(np.linspace(0, 1, 6))
+        left.set_ylabel("fraction kept")
+        left.legend(fontsize=8, loc="upper right", ncol=min(len(labels), 3))
+    left.set_title(f"Top-{k} ground-truth operators still in the space", fontsize=10)
+    metric = default_metric(dataset)
+    if runs.empty:
+        _missing(right, f"no SE-NAS runs on {dataset}")
+    else:
+        data = runs.assign(value=runs[f"best_gt.{metric}"].astype(float))
+        common = {"data": data, "x": "label", "y": "value", "order": labels, "hue": "label",
+                  "hue_order": labels, "palette": colors, "ax": right, "legend": False}
+        sns.boxplot(**common, width=0.5, fliersize=0, boxprops={"alpha": 0.5})
+        sns.stripplot(**common, size=4, jitter=0.1, edgecolor="0.2", linewidth=0.5)
+        right.set_xlabel("")
+        right.tick_params(axis="x", rotation=15)
+        right.set_ylabel("ground-truth accuracy (%)")
+    right.set_title(f"Searched architecture, {metric}", fontsize=10)
+    fig.suptitle(f"Scoring criteria compared, {dataset_name(dataset)}")
+    fig.tight_layout()
+    return _save(fig, out_dir, "criteria_retention",
+                 _caption("SE-NAS runs per criterion", results, runs))
+
+
+# ------------------------------------------------------------------------------------------ all
+def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
+                     groundtruth: GroundTruth | None = None) -> list[Path]:
+    """Every figure of this module from one results directory (or loaded results); returns the files."""
+    results = results_dir if isinstance(results_dir, Results) else load_results(results_dir)
+    paths: list[Path] = []
+    paths += fig1_ranking_distribution(results, out_dir, groundtruth=groundtruth)
+    paths += fig6_operator_distribution(results, out_dir)
+    paths += fig7_tau_curve(results, out_dir)
+    paths += fig8_tau_distribution(results, out_dir)
+    paths += tau_comparison(results, out_dir)
+    paths += ranking_scatter(results, out_dir)
+    paths += criteria_retention(results, out_dir)
+    return paths

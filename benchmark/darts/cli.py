@@ -1,0 +1,114 @@
+"""``nasbench imagenet darts search|retrain``: SE-NAS on the DARTS space (searched on CIFAR-10) and ImageNet
+retraining of a genotype (one or more GPUs via ``torchrun --nproc_per_node=G -m benchmark.cli imagenet darts
+retrain ...``; CPU with the tiny preset). ``darts_arch_info`` backs ``nasbench arch info GENOTYPE --space
+darts``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from benchmark.errors import NasBenchError
+
+darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
+
+PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, seconds) | paper (SE-NAS Sec. 4.3 / P-DARTS settings)")
+DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
+SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["lr=0.1"]`` -> ``{"lr": "0.1"}``; a malformed item is a one-line error."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set epochs=5")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def genotype_text(value: str) -> str:
+    """A genotype argument: a built-in name, a ``Genotype(...)`` string, or a file holding one
+    (e.g. the ``genotype.txt`` a search writes)."""
+    path = Path(value)
+    return path.read_text().strip() if "(" not in value and path.is_file() else value
+
+
+@darts_app.command("search")
+def search(preset: str = PRESET,
+           data_root: str | None = typer.Option(None, "--data-root", help="Data folder holding cifar10/."),
+           out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
+           seed: int = typer.Option(0, "--seed"),
+           device: str = DEVICE,
+           criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy | magnitude | random"),
+           normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
+           expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
+           overrides: list[str] = SET,
+           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
+    from benchmark.darts.presets import SEARCH_PRESETS, get_preset
+    from benchmark.darts.search import DartsSearch, DartsSearchConfig
+
+    cfg = DartsSearchConfig(preset=get_preset(SEARCH_PRESETS, preset, parse_overrides(overrides)), seed=seed,
+                            criterion=criterion, normalization=normalization, expand=expand, device=device,
+                            data_root=data_root)
+    log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
+    result = DartsSearch(cfg, out, progress=not quiet, log=log).run()
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    im = result["imagenet"]
+    typer.echo(f"{result['genotype']}\nImageNet mobile network: {im['params_m']:.2f}M parameters, "
+               f"{im['flops_m']:.1f}M multiply-accumulates [{result['scale']}]")
+
+
+@darts_app.command("retrain")
+def retrain(genotype: str = typer.Option(..., "--genotype",
+                                         help="DARTS_V1 | DARTS_V2 | PDARTS, a Genotype(...) string or a genotype.txt"),
+            preset: str = PRESET,
+            data_root: str | None = typer.Option(None, "--data-root", help="ImageNet folder holding train/ and "
+                                                                              "val/ (else <data root>/imagenet)."),
+            out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
+            seed: int = typer.Option(0, "--seed"),
+            device: str = DEVICE,
+            flops_budget: float | None = typer.Option(None, "--flops-budget",
+                                                         help="Refuse networks over this many M multiply-accumulates "
+                                                              "(paper preset: 600, the mobile setting)."),
+            resume: bool = typer.Option(True, "--resume/--no-resume"),
+            overrides: list[str] = SET,
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Retrain a genotype from scratch on ImageNet (P-DARTS settings: 14 cells, C=48, 250 epochs)."""
+    from benchmark.darts.retrain import DartsRetrainConfig
+    from benchmark.darts.retrain import retrain as run_retrain
+    from benchmark.distributed import cleanup, init_distributed, is_main
+
+    cfg = DartsRetrainConfig(genotype=genotype_text(genotype), preset=preset, overrides=parse_overrides(overrides),
+                             data_root=data_root, seed=seed, device=device, flops_budget_m=flops_budget,
+                             resume=resume)
+    dist = init_distributed(device=device)
+    try:
+        result = run_retrain(cfg, out)
+    finally:
+        cleanup(dist)
+    if not is_main(dist):
+        return
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    typer.echo(f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%  ({result['params_m']:.2f}M parameters, "
+               f"{result['flops_m']:.1f}M multiply-accumulates; {result['setting']})")
+
+
+def darts_arch_info(genotype: str, imagenet: bool) -> dict[str, Any]:
+    """``params_m``, ``flops_m``, ``genotype`` (and ``name``, ``setting``) of the network built from a built-in
+    name or a genotype string: the ImageNet mobile setting when ``imagenet``, else DARTS' CIFAR-10 network
+    (:func:`benchmark.darts.cost.darts_arch_info`; imported on call, so the CLI starts without torch)."""
+    from benchmark.darts.cost import darts_arch_info as arch_info
+
+    return arch_info(genotype_text(genotype), imagenet)

@@ -1,0 +1,138 @@
+"""Supernet parameters expanding (SE-NAS Sec. 3.4, Algorithm 1 lines 4-7) on the DARTS supernet.
+
+As on NB201 (:mod:`benchmark.models.nb201_expanded`): after a shrink, adjacent slots of one cell kind are
+merged into child spaces of at most T partial models (:func:`benchmark.expanding.merge_groups`), earlier child spaces kept
+whole; every partial model of a child space gets its own copy of the weights of that child space's edges,
+in every cell of the slots' kind, starting from the weights that served the same path at the merge.
+
+DARTS specifics: a child space may hold pair slots (they have no weights) beside edge slots, and an edge
+slot whose node's pair slot lies in the same child space is on the path only when that pair keeps its
+input. A partial model is therefore named by its *canonical* choices (:func:`canonical`): such an unused
+edge reads ``none``, so choices that build the same partial network share one copy. Only operations with
+parameters or BatchNorm statistics are copied (pooling and the stride-1 identity need none).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from collections.abc import Iterator, Sequence
+
+from torch import nn
+
+from benchmark.expanding import merge_groups, partial_key
+from benchmark.models.darts_network import DartsSupernet
+from benchmark.spaces.base import Arch, SearchSpace
+from benchmark.spaces.darts import CELL_KINDS, EDGE_SLOT, PAIR_SLOT, SLOT_EDGE, SLOT_KIND, SLOT_NODE, kept
+
+
+def canonical(arch: Arch, group: Sequence[int]) -> Arch:
+    """``arch`` with ``none`` on the edge slots of ``group`` that the pair slot of their node, also in
+    ``group``, leaves off the path (other slots unchanged)."""
+    members = set(group)
+    out = list(arch)
+    for s in group:
+        if SLOT_EDGE[s] is not None and PAIR_SLOT[SLOT_KIND[s], SLOT_NODE[s]] in members and not kept(arch, s):
+            out[s] = "none"
+    return tuple(out)
+
+
+def stateful(module: nn.Module) -> bool:
+    """Whether ``module`` has parameters or buffers (and so needs a copy per partial model)."""
+    return any(True for _ in itertools.chain(module.parameters(), module.buffers()))
+
+
+def copy_key(cell_index: int, slot: int, op: str, partial: str) -> str:
+    """ModuleDict key of one copied edge operation (no dots allowed)."""
+    return f"c{cell_index}/s{slot}/{op}/{partial}"
+
+
+def plan_child_spaces(group_of: dict[int, tuple[int, ...]], space: SearchSpace, T: int) -> list[tuple[int, ...]]:
+    """Child spaces after merging (Sec. 3.4), within each cell kind: units are the existing child spaces and
+    the free slots, merged shallow to deep while the product of their alive sizes stays <= T."""
+    out: list[tuple[int, ...]] = []
+    for kind in CELL_KINDS:
+        slots = [s for s in range(space.num_slots) if SLOT_KIND[s] == kind]
+        units: list[tuple[int, ...]] = []
+        slot, end = slots[0], slots[-1] + 1
+        while slot < end:
+            unit = group_of.get(slot, (slot,))
+            units.append(unit)
+            slot = unit[-1] + 1
+        sizes = [math.prod(len(space.alive[s]) for s in u) for u in units]
+        merged = merge_groups(sizes, T)
+        grouped = {i for g in merged for i in g}
+        out += [tuple(s for i in g for s in units[i]) for g in merged]
+        out += [u for i, u in enumerate(units) if len(u) > 1 and i not in grouped]
+    return sorted(out)
+
+
+class ExpandableDartsSupernet(DartsSupernet):
+    """A DARTS supernet whose merged child spaces hold one weight copy per partial model."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.groups: list[tuple[int, ...]] = []
+        self.copies = nn.ModuleDict()
+        self._group_of: dict[int, tuple[int, ...]] = {}
+
+    def edge_op(self, cell_index: int, edge: int, op: str, arch: Arch) -> nn.Module:
+        shared = super().edge_op(cell_index, edge, op, arch)
+        slot = EDGE_SLOT[self.kind(cell_index), edge]
+        group = self._group_of.get(slot)
+        if group is None or not stateful(shared):
+            return shared
+        return self.copies[copy_key(cell_index, slot, op, partial_key(canonical(arch, group), group))]
+
+    def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]) -> Iterator[tuple[int, int, Arch, str]]:
+        """(cell, slot, arch, copy key) of every stateful edge operation of every partial model, once."""
+        filler = tuple(ops[0] for ops in space.alive)
+        seen: set[str] = set()
+        for group in groups:
+            for ops in itertools.product(*(space.alive[s] for s in group)):
+                arch = list(filler)
+                for s, op in zip(group, ops):
+                    arch[s] = op
+                arch = tuple(arch)
+                canon = canonical(arch, group)
+                partial = partial_key(canon, group)
+                for s in group:
+                    if SLOT_EDGE[s] is None or canon[s] == "none":
+                        continue
+                    for k in range(self.layers):
+                        if self.kind(k) != SLOT_KIND[s]:
+                            continue
+                        key = copy_key(k, s, arch[s], partial)
+                        if key not in seen and stateful(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch)):
+                            seen.add(key)
+                            yield k, s, arch, key
+
+    def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
+        """Merge child spaces and copy weights for each partial model (Algorithm 1 lines 4-7).
+
+        Returns (new parameter, the parameter it was copied from) pairs, so an optimizer's momentum can
+        follow the copy. Copies of partial models that shrinking removed are dropped.
+        """
+        groups = plan_child_spaces(self._group_of, space, T)
+        copies: dict[str, nn.Module] = {}
+        origins: list[tuple[nn.Parameter, nn.Parameter]] = []
+        for k, s, arch, key in self._copy_targets(space, groups):
+            source = self.edge_op(k, SLOT_EDGE[s], arch[s], arch)  # resolved with the groups before this merge
+            module = copy.deepcopy(source)
+            copies[key] = module
+            origins += list(zip(module.parameters(), source.parameters()))
+        self.copies = nn.ModuleDict(copies)
+        self.set_groups(groups)
+        return origins
+
+    def set_groups(self, groups: list[tuple[int, ...]]) -> None:
+        self.groups = [tuple(g) for g in groups]
+        self._group_of = {s: g for g in self.groups for s in g}
+
+    def rebuild(self, space: SearchSpace, groups: list[tuple[int, ...]]) -> None:
+        """Recreate the copies' structure for ``groups`` (before loading a checkpoint's weights)."""
+        self.copies = nn.ModuleDict({
+            key: copy.deepcopy(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch))
+            for k, s, arch, key in self._copy_targets(space, groups)})
+        self.set_groups(groups)

@@ -1,0 +1,185 @@
+"""Presets of the DARTS driver: the SE-NAS search on CIFAR-10 and the ImageNet retraining of a genotype.
+
+``paper`` follows SE-NAS Sec. 4.3 for the search (first stage 200 epochs, 5 per later stage, 10
+operations removed per cycle, edge-wise spaces, T = 50) and P-DARTS Sec. 4.3 for the ImageNet retraining
+(14 cells, C = 48, 250 epochs, batch 1024, lr 0.5 decayed linearly per epoch with 5 warm-up epochs,
+weight decay 3e-5, label smoothing 0.1, auxiliary head weighted 0.4, mobile setting under 600M
+multiply-accumulates). What the papers leave open is marked "our choice". ``tiny`` runs the same code in
+seconds on a CPU. Every value can be overridden with ``--set key=value``; the resolved preset is stored
+in each ``result.json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from benchmark.errors import NasBenchError
+
+P = TypeVar("P")
+
+
+@dataclass(frozen=True)
+class SearchPreset:
+    """The SE-NAS search on the DARTS space (CIFAR-10). Field names follow :class:`benchmark.presets.Preset`
+    where they mean the same, so the NB201 training loop, optimiser and estimation apply unchanged."""
+
+    name: str
+    # search network (DARTS: 8 cells, C = 16)
+    C: int = 16
+    layers: int = 8
+    # data: SE-NAS Sec. 4.1, 5,000 training images held out for validation
+    split: str = "senas"
+    n_val: int = 5000
+    max_train: int | None = None
+    max_val: int | None = None
+    # optimiser (our choice: DARTS' search settings): SGD, momentum 0.9, cosine from 0.025 to 0.001
+    batch_size: int = 64
+    lr: float = 0.025
+    lr_min: float = 0.001
+    momentum: float = 0.9
+    nesterov: bool = False
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    # SE-NAS schedule: stage 1 trains first_stage_epochs, later stages epochs_per_stage; after each stage
+    # remove_per_stage (k) operations go and child spaces of <= merge_threshold (T) models are expanded
+    stages: int = 15  # our choice: 150 of the 200 removable choices go, the rest is ranked
+    first_stage_epochs: int = 200
+    epochs_per_stage: int = 5
+    remove_per_stage: int = 10
+    merge_threshold: int = 50
+    # estimation (as on NB201: docs/batchnorm.md)
+    bn_track: bool = False
+    bn_eval: str = "recalibrate"
+    recal_batches: int = 20
+    eval_batch_size: int = 500
+    weight_avg_k: int | None = None  # K of Eq. 4 (None: 5, SE-NAS' default)
+    criterion_samples: int = 50  # M of Eq. 5
+    sampler: str = "uniform"
+    # final selection: best supernet accuracy among rank_archs distinct sampled paths of the final space
+    # whose ImageNet mobile network fits the budget (SE-NAS-E: 597M, Table 4)
+    rank_archs: int = 1000
+    flops_budget_m: float | None = 600.0
+
+    @property
+    def total_epochs(self) -> int:
+        return self.first_stage_epochs + (self.stages - 1) * self.epochs_per_stage
+
+    def stage_end(self, stage: int) -> int:
+        """The last epoch of ``stage`` (1-based)."""
+        return self.first_stage_epochs + (stage - 1) * self.epochs_per_stage
+
+    def stage_of(self, epoch: int) -> int:
+        """The stage epoch ``epoch`` (1-based) belongs to."""
+        if epoch <= self.first_stage_epochs:
+            return 1
+        return 2 + (epoch - self.first_stage_epochs - 1) // self.epochs_per_stage
+
+
+@dataclass(frozen=True)
+class RetrainPreset:
+    """ImageNet retraining of a genotype (P-DARTS' ImageNet settings)."""
+
+    name: str
+    C: int = 48
+    layers: int = 14
+    auxiliary: bool = True
+    aux_weight: float = 0.4
+    label_smoothing: float = 0.1
+    drop_path_prob: float = 0.0  # raised linearly over the epochs, as DARTS does; P-DARTS uses 0
+    epochs: int = 250
+    batch_size: int = 1024  # global, split over the processes
+    lr: float = 0.5
+    momentum: float = 0.9
+    weight_decay: float = 3e-5
+    grad_clip: float = 5.0
+    warmup_epochs: int = 5  # lr * (e + 1) / warmup in the first epochs (P-DARTS, for batches over 256)
+    lr_tail_epochs: int = 5  # P-DARTS' linear decay with a flatter slope over the last epochs
+    image_size: int = 224
+    resize: int = 256
+    workers: int = 8
+    flops_budget_m: float | None = 600.0  # mobile setting
+    max_train: int | None = None  # a seeded subset of the training images (None: all)
+    max_val: int | None = None
+
+
+SEARCH_PRESETS: dict[str, SearchPreset] = {
+    "paper": SearchPreset(name="paper"),
+    "tiny": SearchPreset(name="tiny", C=4, layers=5, n_val=64, max_train=128, max_val=32, batch_size=32,
+                         lr=0.05, stages=2, first_stage_epochs=1, epochs_per_stage=1, remove_per_stage=10,
+                         recal_batches=1, eval_batch_size=64, criterion_samples=1, rank_archs=4,
+                         flops_budget_m=None),
+}
+
+RETRAIN_PRESETS: dict[str, RetrainPreset] = {
+    "paper": RetrainPreset(name="paper"),
+    "tiny": RetrainPreset(name="tiny", C=8, layers=5, epochs=2, batch_size=4, lr=0.05, warmup_epochs=0,
+                          lr_tail_epochs=0, workers=0, flops_budget_m=None),
+}
+
+
+def _parse(preset: Any, key: str, value: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(preset) if f.name != "name"}
+    if key not in fields:
+        raise NasBenchError(f"unknown setting {key!r}", f"use one of: {', '.join(fields)}")
+    current = getattr(preset, key)
+    kind = fields[key].type
+    try:
+        if value.lower() == "none" and "None" in str(kind):
+            return None
+        if isinstance(current, bool):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+        if "float" in str(kind):
+            return float(value)
+        if "int" in str(kind):
+            return int(value)
+    except ValueError:
+        raise NasBenchError(f"setting {key}={value!r} is not a valid {kind}", f"give {key} a {kind}") from None
+    return value
+
+
+def get_preset(presets: dict[str, P], name: str, overrides: dict[str, str] | None = None) -> P:
+    """A named preset with ``key=value`` overrides applied and checked."""
+    if name not in presets:
+        raise NasBenchError(f"unknown preset {name!r}", f"choose one of: {', '.join(presets)}")
+    preset = presets[name]
+    if overrides:
+        preset = dataclasses.replace(preset, **{k: _parse(preset, k, v) for k, v in overrides.items()})
+    validate(preset)
+    return preset
+
+
+def validate(p: SearchPreset | RetrainPreset) -> None:
+    """Refuse impossible settings before anything runs."""
+    positive = ("C", "layers", "batch_size", "epochs", "stages", "first_stage_epochs", "epochs_per_stage",
+                "eval_batch_size", "criterion_samples", "merge_threshold", "image_size", "rank_archs")
+    for key in positive:
+        if hasattr(p, key) and getattr(p, key) < 1:
+            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
+    if p.layers < 3:
+        raise NasBenchError(f"layers={p.layers} leaves no room for two reduction cells", "set layers >= 3")
+    if isinstance(p, SearchPreset):
+        if p.bn_eval not in ("recalibrate", "batch", "tracked"):
+            raise NasBenchError(f"unknown bn_eval {p.bn_eval!r}", "choose one of: recalibrate, batch, tracked")
+        if p.bn_eval == "tracked" and not p.bn_track:
+            raise NasBenchError("bn_eval=tracked needs running statistics", "set bn_track=true")
+        if p.bn_eval == "recalibrate" and p.recal_batches < 1:
+            raise NasBenchError("bn_eval=recalibrate with recal_batches=0", "set recal_batches >= 1")
+        if p.remove_per_stage < 0:
+            raise NasBenchError(f"remove_per_stage must be >= 0, got {p.remove_per_stage}", "set remove_per_stage >= 0")
+        if not 0 < p.lr_min <= p.lr:
+            raise NasBenchError(f"need 0 < lr_min <= lr, got lr={p.lr} lr_min={p.lr_min}", "fix the learning rates")
+        if p.weight_avg_k is not None and p.weight_avg_k < 1:
+            raise NasBenchError(f"weight_avg_k must be at least 1, got {p.weight_avg_k}", "set weight_avg_k >= 1")
+    else:
+        if not 0 <= p.lr_tail_epochs < p.epochs:
+            raise NasBenchError(f"lr_tail_epochs={p.lr_tail_epochs} must be below epochs={p.epochs}",
+                                "set 0 <= lr_tail_epochs < epochs")
+        if not 0 <= p.label_smoothing < 1 or not 0 <= p.drop_path_prob < 1:
+            raise NasBenchError("label_smoothing and drop_path_prob must lie in [0, 1)", "fix them")
+        if p.image_size > p.resize:
+            raise NasBenchError(f"image_size {p.image_size} is larger than resize {p.resize}",
+                                "set image_size <= resize")

@@ -1,0 +1,361 @@
+"""SE-NAS on the DARTS space, searched on CIFAR-10 (SE-NAS Sec. 4.3, Algorithm 1).
+
+The NB201 pipeline (:mod:`benchmark.methods.base`, :mod:`benchmark.methods.senas`) on the DARTS supernet:
+single-path uniform training; at the end of every stage the operator criterion scores every alive
+choice (``senas``: Eq. 7; ``magnitude``: the DARTS relaxation trained beside the supernet; any registered
+criterion that needs only P(a)), the k lowest go (edge-wise spaces: :func:`benchmark.shrinking.shrink`)
+and merged child spaces get their own weights (:mod:`benchmark.darts.expanded`). Stage 1 lasts
+``first_stage_epochs`` (200 in ``paper``), later stages ``epochs_per_stage`` (5). There is no ground
+truth: the run ends by ranking ``rank_archs`` distinct paths of the final space with the Eq. 4 weights,
+among those whose ImageNet mobile network fits ``flops_budget_m``, and exports the best as a genotype.
+
+Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark.criteria import CRITERIA, CriterionContext, create_criterion
+from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
+from benchmark.darts.expanded import ExpandableDartsSupernet
+from benchmark.darts.genotypes import genotype_from_arch
+from benchmark.darts.presets import SearchPreset
+from benchmark.darts.relaxation import DartsSpaceRelaxation
+from benchmark.data import load_dataset
+from benchmark.data.loader import TensorBatches
+from benchmark.errors import NasBenchError
+from benchmark.estimation import WeightAverager, evaluate_arch
+from benchmark.io import atomic_path, read_json, torch_save, write_json, write_parquet
+from benchmark.methods.base import versions
+from benchmark.models.darts_network import GenotypeNetwork
+from benchmark.paths import data_root
+from benchmark.progress import progress_bar
+from benchmark.samplers import SAMPLERS
+from benchmark.search.constraints import FlopsConstraint
+from benchmark.shrinking import shrink
+from benchmark.spaces.base import Arch
+from benchmark.spaces.darts import darts_space, edge_view
+from benchmark.training import make_optimizer, train_one_epoch
+
+DATASET = "cifar10"
+NUM_CLASSES = 10
+NORMALIZATIONS = ("mean", "range")
+RESULT_VERSION = 1
+SAMPLE_TRIES = 50  # draws per wanted architecture before the final selection settles for fewer
+
+
+@dataclass(frozen=True)
+class DartsSearchConfig:
+    """Everything that determines a search's result (stored in ``result.json``, checked on resume)."""
+
+    preset: SearchPreset
+    seed: int = 0
+    criterion: str = "senas"
+    normalization: str = "mean"
+    expand: bool = True
+    device: str = "cpu"
+    data_root: str | None = None
+
+    def identity(self) -> dict[str, Any]:
+        """The fields a checkpoint must match to be resumed (paths and device excluded)."""
+        d = dataclasses.asdict(self)
+        for k in ("device", "data_root"):
+            d.pop(k)
+        return d
+
+
+class PathNetwork(torch.nn.Module):
+    """A genotype network called like a supernet, ``forward(x, arch) -> logits`` (``arch`` is its own)."""
+
+    def __init__(self, network: GenotypeNetwork):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor, arch: Arch) -> torch.Tensor:
+        return self.network(x)[0]
+
+
+@dataclass
+class SearchState:
+    """What a checkpoint holds besides the tensors."""
+
+    epoch: int = 0
+    operator_rows: list[dict] = field(default_factory=list)
+    train_log: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
+
+
+class DartsSearch:
+    """SE-NAS (shrinking and expanding) on the DARTS space; Eq. 4 weight averaging (K = 5) by default."""
+
+    def __init__(self, cfg: DartsSearchConfig, out_dir: Path, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.cfg, self.p = cfg, cfg.preset
+        self.out = Path(out_dir)
+        self.progress, self.log = progress, log
+        self.state = SearchState()
+        self.averager: WeightAverager | None = None
+        self.relaxation: DartsSpaceRelaxation | None = None
+
+    # ------------------------------------------------------------------ setup
+    def validate(self) -> None:
+        """Refuse impossible settings before any data is read."""
+        cfg = self.cfg
+        if cfg.normalization not in NORMALIZATIONS:
+            raise NasBenchError(f"unknown normalization {cfg.normalization!r}",
+                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        unsupported = [n for n in CRITERIA.get(cfg.criterion).needs if n not in ("evaluate", "relaxation")]
+        if unsupported:
+            raise NasBenchError(f"criterion {cfg.criterion!r} needs {', '.join(unsupported)}, which the DARTS space "
+                                "does not have (no ground truth)", "use --criterion senas, accuracy, magnitude or random")
+        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
+
+    def setup(self) -> None:
+        cfg, p = self.cfg, self.p
+        self.validate()
+        auto = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(auto if cfg.device == "auto" else cfg.device)
+        self.data = load_dataset(DATASET, data_root(cfg.data_root), scheme=p.split, seed=cfg.seed, n_val=p.n_val,
+                                 max_train=p.max_train, max_val=p.max_val)
+        torch.manual_seed(cfg.seed)
+        self.space = darts_space()
+        self.model = ExpandableDartsSupernet(NUM_CLASSES, p.C, p.layers, bn_affine=False, bn_track=p.bn_track,
+                                             space=self.space).to(self.device)
+        self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
+        self.optimizer = make_optimizer(self.model, p)
+        d = self.data
+        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
+        self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
+                                              p.eval_batch_size, shuffle=False))
+        self.recal_batches = list(TensorBatches(self.train_x, self.train_y, d.mean, d.std, p.batch_size,
+                                                shuffle=False, drop_last=True))[:p.recal_batches]
+        self.steps_per_epoch = len(self._epoch_batches(1))
+        if self.steps_per_epoch == 0:
+            raise NasBenchError(f"{len(self.train_y)} training images make no batch of {p.batch_size}",
+                                "lower batch_size or raise max_train")
+        self.weight_avg_k = 5 if p.weight_avg_k is None else p.weight_avg_k
+        if cfg.criterion == "magnitude":
+            self.relaxation = DartsSpaceRelaxation(self.space, NUM_CLASSES, p.C, p.layers, p, self.device,
+                                                   cfg.seed)
+        self.costs = CostTable(IMAGENET_MOBILE) if p.flops_budget_m is not None else None
+
+    def _epoch_batches(self, epoch: int) -> TensorBatches:
+        batches = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
+                                shuffle=True, drop_last=True, augment=True, seed=self.cfg.seed)
+        batches.set_epoch(epoch)
+        return batches
+
+    # ------------------------------------------------------------------ evaluation
+    @property
+    def eval_model(self) -> torch.nn.Module:
+        """The Eq. 4 average when one was taken this stage, else the live weights."""
+        return self.averager.module if self.averager is not None else self.model
+
+    def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
+        """Supernet accuracy P(a) (Eq. 4 weights, the preset's BatchNorm policy), each path evaluated as the
+        standalone network holding its weights and statistics (equal outputs, tests/test_darts.py), so the
+        BatchNorm policy touches one path instead of the whole expanded supernet."""
+        acc = []
+        with progress_bar(what, len(archs), self.progress) as advance:
+            for arch in archs:
+                path = PathNetwork(self.eval_model.to_standalone(arch))
+                acc.append(evaluate_arch(path, arch, self.val_batches, self.p.bn_eval, self.recal_batches))
+                advance(1)
+        return np.asarray(acc, dtype=np.float64)
+
+    # ------------------------------------------------------------------ Algorithm 1, lines 2-7
+    def criterion(self):
+        """The configured criterion with the options it accepts (M, normalisation)."""
+        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
+                                   "batch_size": 64}
+        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
+        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
+
+    def end_of_stage(self, stage: int) -> None:
+        k = min(self.p.remove_per_stage, self.space.removable())
+        if k == 0:
+            return
+        ctx = CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
+                               relaxation=self.relaxation, seed=self.cfg.seed * 1000 + stage)
+        record = shrink(self.space, self.criterion().score(self.space, ctx), k)
+        for r in record.itertuples():
+            self.state.operator_rows.append({"stage": stage, "slot": self.space.slots[int(r.slot)], "op": r.op,
+                                             "score": float(r.score), "removed": bool(r.removed)})
+        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        self.log(f"stage {stage}: removed {', '.join(removed)}; {self.space.removable()} removable choices left")
+        self.sampler.space_changed()
+        if self.cfg.expand:
+            origins = self.model.expand(self.space, self.p.merge_threshold)
+            self._rebuild_optimizer(origins)
+            if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
+                self.averager.module.expand(self.space, self.p.merge_threshold)
+            self.log(f"stage {stage}: {len(self.model.groups)} child spaces, "
+                     f"{len(self.model.copies)} copied edge operations")
+
+    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
+        """A new optimizer over the expanded parameters; copies inherit their source's momentum."""
+        old = self.optimizer
+        source = {id(new): src for new, src in origins}
+        self.optimizer = make_optimizer(self.model, self.p)
+        for param in self.optimizer.param_groups[0]["params"]:
+            state = old.state.get(param) or old.state.get(source.get(id(param)))
+            if state:
+                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
+
+    # ------------------------------------------------------------------ the run
+    def run(self) -> dict[str, Any]:
+        """Train stage by stage, shrink and expand, select and export the genotype. Resumes if interrupted."""
+        result_path = self.out / "result.json"
+        if result_path.exists():
+            return read_json(result_path)
+        self.setup()
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.load_checkpoint():
+            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
+        total = self.p.total_epochs
+        with progress_bar("senas training (darts)", total - self.state.epoch, self.progress) as advance:
+            for epoch in range(self.state.epoch + 1, total + 1):
+                self.run_epoch(epoch, total * self.steps_per_epoch)
+                advance(1)
+        t0 = time.perf_counter()
+        ranking = self.select()
+        self.state.timings["rank_s"] += time.perf_counter() - t0
+        return self.write_outputs(ranking)
+
+    def run_epoch(self, epoch: int, total_steps: int) -> None:
+        p = self.p
+        stage = p.stage_of(epoch)
+        last_of_stage = epoch == p.stage_end(stage)
+        self.averager = None
+        if self.weight_avg_k > 1 and last_of_stage:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
+        t0 = time.perf_counter()
+        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
+                                first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
+                                on_step=on_step)
+        if self.relaxation is not None:
+            relaxed = self.relaxation.train_epochs(1, self._epoch_batches, lambda t: self.val_batches)[0]
+            stats["relaxation_loss"] = relaxed["loss"]
+        self.state.timings["train_s"] += time.perf_counter() - t0
+        self.state.train_log.append({"epoch": epoch, "stage": stage, **stats})
+        self.state.epoch = epoch
+        if last_of_stage:
+            t0 = time.perf_counter()
+            self.end_of_stage(stage)
+            self.state.timings["score_s"] += time.perf_counter() - t0
+        self.save_checkpoint()
+
+    # ------------------------------------------------------------------ final selection
+    def candidates(self) -> list[Arch]:
+        """Up to ``rank_archs`` architectures of the final space with distinct paths (edge views), seeded,
+        each within the FLOPs budget."""
+        rng = random.Random(f"rank-{self.cfg.seed}")
+        fits = (FlopsConstraint(0.0, self.p.flops_budget_m, self.costs) if self.costs is not None
+                else lambda arch: True)
+        chosen: dict[tuple[str, ...], Arch] = {}
+        for _ in range(SAMPLE_TRIES * self.p.rank_archs):
+            if len(chosen) == self.p.rank_archs:
+                break
+            arch = self.space.sample(rng)
+            view = edge_view(arch)
+            if view not in chosen and fits(arch):
+                chosen[view] = arch
+        if not chosen:
+            raise NasBenchError(f"no sampled architecture of the final space fits the {self.p.flops_budget_m:g}M "
+                                "ImageNet budget", "raise flops_budget_m (--set flops_budget_m=...) or set it to none")
+        return list(chosen.values())
+
+    def select(self) -> pd.DataFrame:
+        """The candidates ranked by supernet accuracy (best first), with their genotypes and FLOPs."""
+        archs = self.candidates()
+        acc = self.evaluate(archs, "final ranking")
+        ranking = pd.DataFrame({
+            "arch": ["|".join(a) for a in archs],
+            "genotype": [str(genotype_from_arch(a)) for a in archs],
+            "supernet_acc": acc,
+            "imagenet_flops_m": [self.costs(a) if self.costs is not None else np.nan for a in archs]})
+        return ranking.sort_values("supernet_acc", ascending=False, kind="stable").reset_index(drop=True)
+
+    # ------------------------------------------------------------------ checkpoints
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def save_checkpoint(self) -> None:
+        torch_save(self.ckpt_path, {
+            "identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
+            "alive": [list(a) for a in self.space.alive], "groups": [list(g) for g in self.model.groups],
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "averager": None if self.averager is None else self.averager.averaged.state_dict(),
+            "relaxation": None if self.relaxation is None else self.relaxation.state_dict()})
+
+    def load_checkpoint(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        try:
+            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
+        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
+            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
+                                "delete it to restart the search from scratch") from None
+        if ck["identity"] != self.cfg.identity():
+            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
+                                "use another --out directory or delete the old run")
+        self.state = SearchState(**ck["state"])
+        self.space.restrict(ck["alive"])
+        self.model.rebuild(self.space, [tuple(g) for g in ck["groups"]])
+        self.model.to(self.device)
+        self.model.load_state_dict(ck["model"])
+        self.optimizer = make_optimizer(self.model, self.p)
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.sampler.load_state_dict(ck["sampler"])
+        if ck["averager"] is not None:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.averager.averaged.load_state_dict(ck["averager"])
+        if ck["relaxation"] is not None:
+            self.relaxation.load_state_dict(ck["relaxation"])
+        return True
+
+    # ------------------------------------------------------------------ outputs
+    def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
+        best = ranking.iloc[0]
+        genotype = genotype_from_arch(tuple(best["arch"].split("|")))
+        table = self.costs or CostTable(IMAGENET_MOBILE)
+        params_m, flops_m = table.params_m(genotype), table.flops_m(genotype)
+        p = self.p
+        scale = (f"preset {p.name}: C={p.C}, {p.layers} cells, {len(self.data.train_y)} training and "
+                 f"{len(self.data.val_y)} validation images, {p.total_epochs} epochs")
+        result = {
+            "version": RESULT_VERSION, "method": "senas", "space": "darts", "dataset": DATASET,
+            "config": self.cfg.identity(), "seed": self.cfg.seed, "device": str(self.device),
+            "scale": scale if p.name == "paper" else scale + "; reduced scale",
+            "weight_avg_k": self.weight_avg_k, "criterion": self.cfg.criterion, "expand": self.cfg.expand,
+            "genotype": str(genotype), "best_supernet_acc": float(best["supernet_acc"]),
+            "imagenet": {"setting": IMAGENET_MOBILE.describe(), "params_m": params_m, "flops_m": flops_m},
+            "n_ranked": len(ranking), "removable_left": self.space.removable(),
+            "alive": {name: list(ops) for name, ops in zip(self.space.slots, self.space.alive)},
+            "child_spaces": [list(g) for g in self.model.groups],
+            "timings_s": {**self.state.timings, "total_s": sum(self.state.timings.values())},
+            "train_log": self.state.train_log, "versions": versions(),
+        }
+        write_parquet(self.out / "ranking.parquet", ranking)
+        write_parquet(self.out / "operators.parquet", pd.DataFrame(
+            self.state.operator_rows, columns=["stage", "slot", "op", "score", "removed"]))
+        with atomic_path(self.out / "genotype.txt") as tmp:
+            tmp.write_text(str(genotype) + "\n")
+        write_json(self.out / "result.json", result)
+        return result

@@ -1,0 +1,107 @@
+"""Fast-path settings for supernet training and architecture evaluation (issue 6, ``docs/performance.md``).
+
+One frozen :class:`FastPath` says which speed-ups are on. :meth:`FastPath.for_device` picks the defaults:
+
+* CUDA: bf16 autocast, channels-last tensors, the fused SGD step, cuDNN autotuning, and several
+  architectures evaluated per launch (:func:`benchmark.estimation.evaluate_archs` with ``eval_group``);
+* CPU: everything off, which is exactly the toolkit's behaviour without a fast path (foreach SGD).
+
+:meth:`FastPath.eager` switches every optimisation off, including the foreach optimizer step: the plain
+eager baseline of ``nasbench perf``. Nothing here synchronises the host with the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ContextManager, Iterator
+
+import torch
+from torch import nn
+
+from benchmark.errors import NasBenchError
+
+OPTIMIZER_STEPS = ("loop", "foreach", "fused")
+
+
+@dataclass(frozen=True)
+class FastPath:
+    """Which speed-ups training and evaluation use; the defaults are today's exact CPU behaviour.
+
+    ``autocast_dtype``: run forward passes under ``torch.autocast`` with this dtype (``torch.bfloat16`` or
+    ``None``); ``channels_last``: model and inputs in NHWC memory format;
+    ``optimizer``: SGD step implementation (``loop`` per tensor, ``foreach`` batched, ``fused`` one kernel);
+    ``cudnn_benchmark``: let cuDNN time its convolution algorithms; ``eval_group``: architectures evaluated
+    together in one batch of ``eval_group x batch`` images (1 = one architecture after another).
+    """
+
+    autocast_dtype: torch.dtype | None = None
+    channels_last: bool = False
+    optimizer: str = "foreach"
+    cudnn_benchmark: bool = False
+    eval_group: int = 1
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZER_STEPS:
+            raise NasBenchError(f"unknown optimizer step {self.optimizer!r}",
+                                f"choose one of: {', '.join(OPTIMIZER_STEPS)}")
+        if self.autocast_dtype not in (None, torch.bfloat16):
+            raise NasBenchError(f"autocast dtype {self.autocast_dtype} is not supported",
+                                "use torch.bfloat16 (float16 would need loss scaling) or None")
+        if self.eval_group < 1:
+            raise NasBenchError(f"eval_group must be at least 1, got {self.eval_group}",
+                                "set eval_group to 1 or more")
+
+    @classmethod
+    def eager(cls) -> FastPath:
+        """Every optimisation off: fp32, NCHW, a per-tensor SGD loop, one architecture at a time."""
+        return cls(optimizer="loop")
+
+    @classmethod
+    def for_device(cls, device: torch.device | str) -> FastPath:
+        """The defaults for ``device``: all speed-ups on CUDA, none on CPU (exactly today's results)."""
+        device = torch.device(device)
+        if device.type != "cuda":
+            return cls()
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+        return cls(autocast_dtype=torch.bfloat16 if bf16 else None, channels_last=True, optimizer="fused",
+                   cudnn_benchmark=True, eval_group=16)
+
+    def replace(self, **changes: Any) -> FastPath:
+        return dataclasses.replace(self, **changes)
+
+    def autocast(self, device_type: str) -> ContextManager:
+        """``torch.autocast`` with ``autocast_dtype`` on ``device_type``, or nothing when it is ``None``."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type, dtype=self.autocast_dtype)
+
+    @contextlib.contextmanager
+    def backend_flags(self) -> Iterator[None]:
+        """cuDNN autotuning for the duration of a loop (the global flag is restored afterwards)."""
+        before = torch.backends.cudnn.benchmark
+        torch.backends.cudnn.benchmark = before or self.cudnn_benchmark
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.benchmark = before
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        """Put ``model``'s weights in the memory format of the fast path (in place; idempotent)."""
+        if self.channels_last:
+            model.to(memory_format=torch.channels_last)
+        return model
+
+    def prepare_input(self, x: torch.Tensor) -> torch.Tensor:
+        """An input batch in the fast path's memory format (a no-op when channels-last is off)."""
+        if self.channels_last and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-ready settings (recorded by ``nasbench perf``)."""
+        d = dataclasses.asdict(self)
+        if self.autocast_dtype is not None:
+            d["autocast_dtype"] = str(self.autocast_dtype).removeprefix("torch.")
+        return d

@@ -1,0 +1,230 @@
+"""Runs of a sweep: ids, directories, status, and :func:`execute_run`, the one per-run function every
+executor calls.
+
+A run is identified by its *resolved config* (``config.json`` in its directory): for one-shot methods
+``RunConfig.identity()`` (method, dataset, the full preset, seed, space and, for senas only, criterion,
+normalization and expand); for ``standalone`` the architecture, dataset, seed and full standalone preset.
+Its id is the first 12 hex digits of the SHA-256 of that dict as canonical JSON (sorted keys, no spaces),
+so the same config always lands in the same directory; paths and the device are not part of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import time
+import traceback
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import benchmark
+from benchmark.errors import NasBenchError
+from benchmark.io import read_json, write_json
+
+RUNS_DIR = "runs"
+SENAS_ONLY = ("criterion", "normalization", "expand")
+ONESHOT_TABLES = ("ranking", "tau_curve", "operators")
+
+
+def run_id(resolved: dict[str, Any]) -> str:
+    """12 hex digits of SHA-256 over the canonical JSON of the resolved config (stable across machines)."""
+    text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where runs execute and read from; not part of a run's identity."""
+
+    device: str = "auto"
+    data_root: str | None = None
+    groundtruth: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One planned run: its id and resolved config."""
+
+    run_id: str
+    resolved: dict[str, Any]
+
+    @classmethod
+    def of(cls, resolved: dict[str, Any]) -> RunSpec:
+        return cls(run_id(resolved), resolved)
+
+    def describe(self) -> str:
+        """A short human label, e.g. ``senas[random] cifar10 seed 1 (tiny)``."""
+        r = self.resolved
+        what = r["method"]
+        if "criterion" in r:
+            extras = [r["criterion"]] + ([] if r["normalization"] == "mean" else [r["normalization"]]) \
+                + ([] if r["expand"] else ["no expand"])
+            what += f"[{', '.join(extras)}]"
+        if "arch" in r:
+            what += f" {r['arch']}"
+        return f"{what} {r['dataset']} seed {r['seed']} ({r['preset']['name']})"
+
+
+def oneshot_resolved(cfg: Any) -> dict[str, Any]:
+    """The resolved config of a one-shot ``RunConfig``: its identity, without the SE-NAS-only fields for
+    other methods (they do not apply there)."""
+    resolved = cfg.identity()
+    if resolved["method"] != "senas":
+        for key in SENAS_ONLY:
+            resolved.pop(key, None)
+    return resolved
+
+
+def build_config(resolved: dict[str, Any], runtime: Runtime) -> Any:
+    """The ``RunConfig`` or ``StandaloneConfig`` a resolved config stands for."""
+    from benchmark.methods import RunConfig
+    from benchmark.presets import Preset
+    from benchmark.standalone import METHOD, StandaloneConfig, StandalonePreset
+
+    fields = {k: v for k, v in resolved.items() if k != "preset"}
+    if resolved["method"] == METHOD:
+        fields.pop("method")
+        return StandaloneConfig(**fields, preset=StandalonePreset(**resolved["preset"]),
+                                device=runtime.device, data_root=runtime.data_root)
+    preset = Preset(**{**resolved["preset"], "tau_epochs": tuple(resolved["preset"]["tau_epochs"])})
+    return RunConfig(**fields, preset=preset, **runtime.as_dict())
+
+
+def build_run(resolved: dict[str, Any], runtime: Runtime, out_dir: Path, log) -> Any:
+    """The run object (``.run()`` trains and writes ``result.json``) for a resolved config."""
+    from benchmark.methods import METHODS
+    from benchmark.standalone import METHOD, StandaloneRun
+
+    cfg = build_config(resolved, runtime)
+    cls = StandaloneRun if resolved["method"] == METHOD else METHODS.get(resolved["method"])
+    return cls(cfg, out_dir, progress=False, log=log)
+
+
+# ---------------------------------------------------------------------------------------------- status
+@dataclass(frozen=True)
+class RunCheck:
+    """What a run directory holds: ``done``, ``failed``, ``pending`` (not started or interrupted) or
+    ``corrupt`` (something unreadable or not matching its config; ``detail`` says what)."""
+
+    status: str
+    detail: str = ""
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    resolved: dict[str, Any] | None = None
+
+
+class IncompatibleResults(NasBenchError):
+    """A run directory written by an incompatible toolkit version."""
+
+
+def _read_json_dict(path: Path) -> dict[str, Any]:
+    obj = read_json(path)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    return obj
+
+
+def _zip_intact(path: Path) -> bool:
+    """``torch.save`` writes a zip archive: check that it opens and every member's CRC matches."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return z.testzip() is None
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return False
+
+
+def inspect_run(run_dir: Path) -> RunCheck:
+    """Classify a run directory without running anything. A ``result.json`` of another result version
+    raises :class:`IncompatibleResults`; anything else unreadable is ``corrupt``."""
+    from benchmark.methods.base import RESULT_VERSION
+
+    try:
+        resolved = _read_json_dict(run_dir / "config.json")
+    except (OSError, ValueError) as e:
+        return RunCheck("corrupt", f"config.json unreadable ({type(e).__name__})")
+    if run_id(resolved) != run_dir.name:
+        return RunCheck("corrupt", "config.json does not hash to the directory's run id", resolved=resolved)
+    result_path = run_dir / "result.json"
+    if result_path.exists():
+        try:
+            result = _read_json_dict(result_path)
+        except (OSError, ValueError) as e:
+            return RunCheck("corrupt", f"result.json unreadable ({type(e).__name__})", resolved=resolved)
+        if result.get("version") != RESULT_VERSION:
+            raise IncompatibleResults(
+                f"{result_path} has result version {result.get('version')!r}; this toolkit writes version "
+                f"{RESULT_VERSION}",
+                "sweep into a new --out directory, or use the toolkit version that wrote it")
+        try:
+            expected = build_config(resolved, Runtime()).identity()
+        except (TypeError, KeyError, NasBenchError) as e:
+            return RunCheck("corrupt", f"config.json does not describe a run ({e})", resolved=resolved)
+        if result.get("config") != expected:
+            return RunCheck("corrupt", "result.json belongs to a different configuration", resolved=resolved)
+        if resolved["method"] != "standalone":
+            bad = [t for t in ONESHOT_TABLES if not _parquet_readable(run_dir / f"{t}.parquet")]
+            if bad:
+                return RunCheck("corrupt", f"{', '.join(bad)}.parquet missing or unreadable",
+                                resolved=resolved)
+        return RunCheck("done", result=result, resolved=resolved)
+    if (run_dir / "error.json").exists():
+        try:
+            return RunCheck("failed", error=_read_json_dict(run_dir / "error.json"), resolved=resolved)
+        except (OSError, ValueError) as e:
+            return RunCheck("corrupt", f"error.json unreadable ({type(e).__name__})", resolved=resolved)
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists() and not _zip_intact(ckpt):
+        return RunCheck("corrupt", "checkpoint.pt is not an intact torch checkpoint", resolved=resolved)
+    detail = "interrupted, resumes from checkpoint.pt" if ckpt.exists() else ""
+    return RunCheck("pending", detail, resolved=resolved)
+
+
+def _parquet_readable(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        pq.read_metadata(path)
+        return True
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError, ArrowIOError an OSError
+        return False
+
+
+# ---------------------------------------------------------------------------------------------- running
+def record_failure(run_dir: Path, kind: str, message: str, trace: str) -> dict[str, Any]:
+    """Write ``error.json`` (type, message, traceback, where and when) and return it."""
+    error = {"type": kind, "message": message, "traceback": trace, "host": socket.gethostname(),
+             "pid": os.getpid(), "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+             "toolkit_version": benchmark.__version__}
+    write_json(run_dir / "error.json", error)
+    return error
+
+
+def execute_run(results: str, run_id_: str, runtime: dict[str, Any]) -> dict[str, Any]:
+    """Run (or resume) ``RESULTS/runs/<run_id>`` from its ``config.json``; the per-run function of every
+    executor. An exception becomes ``error.json`` and a ``failed`` outcome; it is never raised.
+
+    Returns ``{"run_id", "status": "done" | "failed", "seconds", "error"}``.
+    """
+    run_dir = Path(results) / RUNS_DIR / run_id_
+    t0 = time.perf_counter()
+    (run_dir / "error.json").unlink(missing_ok=True)
+    with open(run_dir / "log.txt", "a", buffering=1) as log_file:
+        def log(line: str) -> None:
+            log_file.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+        try:
+            build_run(read_json(run_dir / "config.json"), Runtime(**runtime), run_dir, log).run()
+            error = None
+        except Exception as e:  # noqa: BLE001 - a failing run is recorded and the sweep goes on
+            error = record_failure(run_dir, type(e).__name__, str(e), traceback.format_exc())
+            log(f"failed: {type(e).__name__}: {e}")
+    return {"run_id": run_id_, "status": "failed" if error else "done", "seconds": time.perf_counter() - t0,
+            "error": None if error is None else f"{error['type']}: {error['message']}"}

@@ -1,0 +1,1 @@
+"""ImageNet searches and retraining: methods, presets, training utilities, the driver and its CLI."""

@@ -1,0 +1,123 @@
+"""``nasbench imagenet mobilenet search|retrain``: the MobileNet-like ImageNet driver (one or more GPUs via
+``torchrun --nproc_per_node=G -m benchmark.cli imagenet mobilenet ...``; CPU with the tiny preset)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from benchmark.errors import NasBenchError
+
+imagenet_app = typer.Typer(no_args_is_help=True, help="ImageNet searches and retraining (SE-NAS Sec. 4.3).")
+mobilenet_app = typer.Typer(no_args_is_help=True, help="The MobileNet-like space (SE-NAS Table 2).")
+imagenet_app.add_typer(mobilenet_app, name="mobilenet")
+
+DATA_ROOT = typer.Option(None, "--data-root", help="ImageNet folder holding train/ and val/ "
+                                                   "(else <data root>/imagenet).")
+PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, generated folder) | paper (Sec. 4.3 settings)")
+DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda (one GPU per torchrun process)")
+SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["lr=0.1"]`` -> ``{"lr": "0.1"}``; a malformed item is a one-line error."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set batch_size=512")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def parse_budgets(text: str | None) -> tuple[float, ...] | None:
+    """``"250,321"`` -> (250.0, 321.0); None keeps the preset's budgets."""
+    if text is None:
+        return None
+    try:
+        budgets = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise NasBenchError(f"--flops {text!r} is not a list of numbers", "write e.g. --flops 250,321,470,592") from None
+    if not budgets or any(b <= 0 for b in budgets):
+        raise NasBenchError(f"--flops {text!r} holds no positive budget", "write e.g. --flops 250,321,470,592")
+    return budgets
+
+
+@mobilenet_app.command("search")
+def search(method: str = typer.Option("senas", "--method", help="senas | spos | bsnas"),
+           preset: str = PRESET,
+           data_root: Optional[str] = DATA_ROOT,
+           out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
+           seed: int = typer.Option(0, "--seed"),
+           device: str = DEVICE,
+           flops: Optional[str] = typer.Option(None, "--flops", help="FLOPs budgets in M, e.g. 250,321,470,592."),
+           criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy (SI, Eq. 5)"),
+           normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
+           expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
+           fair: bool = typer.Option(False, "--fair", help="FairNAS variant: fair sampling, one removal per layer."),
+           resume: bool = typer.Option(True, "--resume/--no-resume"),
+           overrides: list[str] = SET,
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Search the MobileNet-like space under FLOPs budgets; writes arch_<budget>M.json per budget."""
+    from benchmark.distributed import cleanup, init_distributed, is_main
+    from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
+
+    cls = IMAGENET_METHODS.get(method)
+    options = {"criterion": criterion, "normalization": normalization, "expand": expand, "fair": fair}
+    cfg = SearchConfig(method=method, preset=preset, overrides=parse_overrides(overrides), data_root=data_root,
+                       seed=seed, device=device, budgets_m=parse_budgets(flops), resume=resume,
+                       options=options if method in ("senas", "spos") else {})
+    dist = init_distributed(device=device)
+    try:
+        result = cls().search(cfg, out)
+    finally:
+        cleanup(dist)
+    if not is_main(dist):
+        return
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    for row in result.get("selections", []):
+        typer.echo(f"{row['budget_m']:g}M: " + (f"{row['file']} ({row['flops_m']:.2f}M FLOPs, supernet top-1 "
+                                                 f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"]))
+
+
+@mobilenet_app.command("retrain")
+def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.json written by search."),
+            preset: str = PRESET,
+            data_root: Optional[str] = DATA_ROOT,
+            out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
+            seed: int = typer.Option(0, "--seed"),
+            device: str = DEVICE,
+            label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="e.g. 0.1"),
+            ema: Optional[float] = typer.Option(None, "--ema", help="EMA decay of the weights, e.g. 0.9999"),
+            resume: bool = typer.Option(True, "--resume/--no-resume"),
+            overrides: list[str] = SET,
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Retrain a searched architecture from scratch (240 epochs in the paper preset)."""
+    from benchmark.distributed import cleanup, init_distributed, is_main
+    from benchmark.imagenet.retrain import RetrainConfig
+    from benchmark.imagenet.retrain import retrain as run_retrain
+
+    sets = parse_overrides(overrides)
+    if label_smoothing is not None:
+        sets["label_smoothing"] = str(label_smoothing)
+    if ema is not None:
+        sets["ema_decay"] = str(ema)
+    cfg = RetrainConfig(arch_path=str(arch), preset=preset, overrides=sets, data_root=data_root, seed=seed,
+                        device=device, resume=resume)
+    dist = init_distributed(device=device)
+    try:
+        result = run_retrain(cfg, out)
+    finally:
+        cleanup(dist)
+    if not is_main(dist):
+        return
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, default=str))
+        return
+    typer.echo(f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
+               + (f"  (EMA top-1 {result['ema_top1']:.2f}%)" if result["ema_top1"] is not None else ""))

@@ -1,0 +1,136 @@
+"""What the MobileNet search and retraining runs share: the ImageNet folder, the loaders, a log, the
+run identity checked on resume, and architecture files (the readable JSON a search exports and a
+retraining reads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.data.imagenet import ImageFolderDataset, Sample, eval_transform, make_loader, train_transform
+from benchmark.distributed import DistInfo, is_main
+from benchmark.errors import NasBenchError
+from benchmark.imagenet.presets import MobileNetPreset
+from benchmark.io import read_json
+from benchmark.models.complexity import count_params
+from benchmark.models.flops_table import FlopsTable
+from benchmark.models.mobilenet import mobilenet_network
+from benchmark.paths import data_root
+from benchmark.spaces.base import Arch
+from benchmark.spaces.mobilenet import IDENTITY, MobileNetSkeleton, check_arch, parse_op
+
+ARCH_FORMAT = 1
+
+
+def imagenet_root(explicit: str | os.PathLike | None) -> Path:
+    """``--data-root`` if given (the folder holding ``train/`` and ``val/``), else ``<data root>/imagenet``."""
+    if explicit:
+        root = Path(explicit).expanduser()
+        if not root.is_dir():
+            raise NasBenchError(f"ImageNet folder {root} does not exist", "pass the folder holding train/ and val/")
+        return root
+    return data_root(None) / "imagenet"
+
+
+class RunLog:
+    """Progress lines on stdout and in ``out/log.txt``, from the main process only."""
+
+    def __init__(self, out: Path, dist: DistInfo):
+        self.path = out / "log.txt"
+        self.main = is_main(dist)
+
+    def __call__(self, message: str) -> None:
+        if not self.main:
+            return
+        line = f"[{time.strftime('%H:%M:%S')}] {message}"
+        print(line, file=sys.stdout, flush=True)
+        with open(self.path, "a") as f:
+            f.write(line + "\n")
+
+
+def subset(samples: list[Sample], n: int | None, seed: int) -> list[Sample]:
+    """A seeded subset of ``n`` samples in their original order (all when ``n`` is None or larger)."""
+    if n is None or n >= len(samples):
+        return samples
+    keep = np.sort(np.random.default_rng(seed).choice(len(samples), size=n, replace=False))
+    return [samples[i] for i in keep]
+
+
+def train_loader(samples: list[Sample], p: MobileNetPreset, batch: int, seed: int, dist: DistInfo):
+    dataset = ImageFolderDataset(samples, train_transform(p.input_size), seed=seed)
+    return make_loader(dataset, batch, train=True, workers=p.workers, seed=seed, dist=dist)
+
+
+def eval_loader(samples: list[Sample], p: MobileNetPreset, dist: DistInfo, shard: bool = True):
+    """Evaluation loader; ``shard=False`` gives every process all images (cached supernet batches)."""
+    dataset = ImageFolderDataset(samples, eval_transform(p.input_size, p.eval_resize))
+    return make_loader(dataset, p.eval_batch_size, train=False, workers=p.workers, seed=0,
+                       dist=dist if shard else None)
+
+
+def check_steps(n_images: int, batch: int, world: int) -> int:
+    """Steps per epoch of a training loader; a one-line error when there is not one full batch."""
+    steps = n_images // (batch * world)
+    if steps < 1:
+        raise NasBenchError(f"{n_images} training images make no full batch of {batch * world}",
+                            "use a smaller batch_size (--set batch_size=...) or more images")
+    return steps
+
+
+def check_identity(path: Path, identity: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint written by a different run configuration."""
+    stored = read_json(path) if path.is_file() else None
+    if stored is not None and stored != json.loads(json.dumps(identity)):
+        diff = sorted(k for k in set(stored) | set(identity) if stored.get(k) != json.loads(json.dumps(identity)).get(k))
+        raise NasBenchError(f"{path.parent} holds a run with different settings ({', '.join(diff)})",
+                            "use another --out folder, or --no-resume to start over")
+
+
+def preset_dict(p: MobileNetPreset) -> dict[str, Any]:
+    d = asdict(p)
+    d["budgets_m"] = list(p.budgets_m)
+    return d
+
+
+# ------------------------------------------------------------------------------------------ architectures
+def arch_record(arch: Arch, skeleton: MobileNetSkeleton, **extra: Any) -> dict[str, Any]:
+    """A readable description of ``arch``: operations, per-layer blocks, FLOPs at the search skeleton and
+    at ImageNet 224 / width 1.0 / 1000 classes (the paper's unit), parameters at the latter."""
+    paper = MobileNetSkeleton()
+    layers = []
+    for spec, op in zip(skeleton.layers, arch):
+        row: dict[str, Any] = {"layer": spec.name, "op": op, "in": spec.in_channels, "out": spec.out_channels,
+                               "stride": spec.stride}
+        if op != IDENTITY:
+            row["kernel"], row["expansion"] = parse_op(op)
+        layers.append(row)
+    return {"format": ARCH_FORMAT, "space": "mobilenet", "arch": list(arch),
+            "flops_m": FlopsTable(skeleton).flops_m(arch), "flops_m_imagenet224": FlopsTable(paper).flops_m(arch),
+            "params_m_imagenet224": count_params(mobilenet_network(arch, paper)) / 1e6,
+            "skeleton": {"width_mult": skeleton.width_mult, "input_size": skeleton.input_size,
+                         "num_classes": skeleton.num_classes},
+            **extra, "layers": layers}
+
+
+def read_arch(path: str | os.PathLike) -> Arch:
+    """The architecture of an exported JSON file, checked against the space."""
+    path = Path(path)
+    if not path.is_file():
+        raise NasBenchError(f"architecture file {path} not found", "pass a file written by `... mobilenet search`")
+    try:
+        record = read_json(path)
+    except json.JSONDecodeError as e:
+        raise NasBenchError(f"{path} is not JSON ({e.msg}, line {e.lineno})", "pass an exported arch_*.json") from None
+    if not isinstance(record, dict) or record.get("space") != "mobilenet" or "arch" not in record:
+        raise NasBenchError(f"{path} does not describe a mobilenet architecture",
+                            "pass an arch_*.json written by `nasbench imagenet mobilenet search`")
+    return check_arch(tuple(record["arch"]))
+

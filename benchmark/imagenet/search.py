@@ -1,0 +1,340 @@
+"""SE-NAS and SPOS on the MobileNet-like space of ImageNet (SE-NAS Algorithm 1, Sec. 4.3).
+
+``senas``: train the supernet with single-path sampling inside the FLOPs window (100 epochs, then 5
+per later stage); after every stage but the last, score the alive operations with Eq. 7 from
+M = 1,000 window-constrained samples per operation, remove the 10 lowest (one per layer with
+``fair``, the FairNAS variant), merge layers into child spaces of at most T = 50 partial models and
+give each its own weights (Sec. 3.4; ``expand=False`` is the shrink-only ablation of Table 6).
+``spos``: the same training for the same number of epochs, without shrinking.
+Finally, for each FLOPs budget, the best of ``selection_samples`` architectures drawn uniformly in
+the budget's window (supernet accuracy on the held-out images) is exported as ``arch_<budget>M.json``.
+
+Supernet accuracy P(a) follows SPOS: BatchNorm statistics recalibrated on fixed training images, then
+top-1 on a fixed part of the held-out images; both sets are decoded once and kept on the device. With
+several processes each evaluates a share of the architectures. Every epoch ends with an atomic
+checkpoint; a run resumes from it (``--resume``, the default).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from benchmark.data.imagenet import scan_imagenet, search_split, set_epoch
+from benchmark.distributed import DistInfo, all_reduce_sum, check_batch, init_distributed, is_main
+from benchmark.errors import NasBenchError
+from benchmark.estimation import evaluate_arch
+from benchmark.fastpath import FastPath
+from benchmark.imagenet.driver import (RunLog, arch_record, check_identity, check_steps, eval_loader, imagenet_root,
+                                       preset_dict, subset, train_loader)
+from benchmark.imagenet.presets import CRITERIA, PRESETS, MobileNetPreset, get_preset
+from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
+from benchmark.imagenet.train import (fast_settings, linear_decay, load_checkpoint, make_sgd, save_checkpoint,
+                                      train_epoch, wrap_ddp)
+from benchmark.io import write_json, write_parquet
+from benchmark.models.flops_table import FlopsTable
+from benchmark.models.mobilenet import MobileNetSupernet
+from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
+from benchmark.search.constraints import FlopsConstraint
+from benchmark.shrinking import shrink
+from benchmark.spaces.base import Arch, SearchSpace
+from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+
+if TYPE_CHECKING:
+    from benchmark.imagenet.methods import SearchConfig
+
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
+NORMALIZATIONS = ("mean", "range")
+
+
+class SupernetAccuracy:
+    """P(a) (Eq. 4's ACC_val) of the MobileNet supernet for a list of architectures, split over processes."""
+
+    def __init__(self, model: MobileNetSupernet, recal: Batches, val: Batches, dist: DistInfo, fast: FastPath):
+        self.model, self.recal, self.val, self.dist, self.fast = model, recal, val, dist, fast
+
+    def __call__(self, archs: list[Arch]) -> np.ndarray:
+        acc = torch.zeros(len(archs), dtype=torch.float64, device=self.dist.device)
+        for i in range(self.dist.rank, len(archs), self.dist.world_size):
+            path = self.model.path_view(archs[i])
+            acc[i] = evaluate_arch(path, archs[i], self.val, "recalibrate", self.recal, self.fast)
+        return all_reduce_sum(acc, self.dist).cpu().numpy()
+
+
+def cache_batches(loader, device: torch.device, dtype: torch.dtype) -> Batches:
+    """Every batch of ``loader`` on ``device`` (images in ``dtype``), decoded once."""
+    return [(x.to(device, dtype), y.to(device)) for x, y in loader if len(y)]
+
+
+def budget_windows(budgets: tuple[float, ...], tolerance: float, table: FlopsTable, space: SearchSpace,
+                   skeleton: MobileNetSkeleton) -> dict[float, FlopsConstraint]:
+    """``[b * (1 - tol), b]`` per budget b; a one-line error when no architecture of the space meets one."""
+    lo_m, hi_m = table.range_m(space)
+    out = {}
+    for b in budgets:
+        constraint = FlopsConstraint(b * (1 - tolerance), b, table.flops_m)
+        window = WindowSampler(space, table.per_slot_m(space), table.fixed_m, constraint)
+        try:
+            window.sample(1, np.random.default_rng(0))
+        except NasBenchError:
+            raise NasBenchError(
+                f"no architecture of the mobilenet space meets the FLOPs budget {b:g}M (window "
+                f"{constraint.lo_m:g}-{b:g}M): at width {skeleton.width_mult:g}, input {skeleton.input_size} and "
+                f"{skeleton.num_classes} classes the space spans {lo_m:.3f}-{hi_m:.3f}M",
+                "choose budgets inside that range (--flops) or widen budget_tolerance") from None
+        out[b] = constraint
+    return out
+
+
+class _SearchRun:
+    def __init__(self, cfg: SearchConfig, out: Path, shrinks: bool):
+        self.cfg, self.out, self.shrinks = cfg, out, shrinks
+        opts = dict(cfg.options)
+        self.criterion = opts.pop("criterion", "senas")
+        self.normalization = opts.pop("normalization", "mean")
+        self.expand = bool(opts.pop("expand", True))
+        self.fair = bool(opts.pop("fair", False))
+        if opts:
+            raise NasBenchError(f"unknown search option(s) {sorted(opts)}",
+                                "use criterion, normalization, expand, fair")
+        if self.criterion not in CRITERIA:
+            raise NasBenchError(f"unknown criterion {self.criterion!r}", f"choose one of: {', '.join(CRITERIA)}")
+        if self.normalization not in NORMALIZATIONS:
+            raise NasBenchError(f"unknown normalization {self.normalization!r}",
+                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        self._evaluator: SupernetAccuracy | None = None
+
+    # ------------------------------------------------------------------ setup
+    def identity(self, budgets: tuple[float, ...]) -> dict[str, Any]:
+        return {"method": self.cfg.method, "preset": preset_dict(self.p), "seed": self.cfg.seed,
+                "budgets_m": list(budgets), "criterion": self.criterion, "normalization": self.normalization,
+                "expand": self.expand, "fair": self.fair, "shrinks": self.shrinks}
+
+    def window(self, constraint: FlopsConstraint) -> WindowSampler:
+        return WindowSampler(self.space, self.table.per_slot_m(self.space), self.table.fixed_m, constraint)
+
+    def setup(self) -> None:
+        cfg = self.cfg
+        self.dist = dist = init_distributed(device=cfg.device)
+        self.p = p = get_preset(cfg.preset, dict(cfg.overrides))
+        self.budgets = tuple(cfg.budgets_m or p.budgets_m)
+        self.batch = check_batch(p.batch_size, dist.world_size)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.log = RunLog(self.out, dist)
+        index = scan_imagenet(imagenet_root(cfg.data_root))
+        train, held_out = search_split(index, p.n_val, cfg.seed)
+        self.train_list = subset(train, p.max_train_images, cfg.seed)
+        self.held_out = held_out
+        self.skeleton = MobileNetSkeleton(p.width_mult, p.input_size, len(index.classes))
+        self.space = mobilenet_space()
+        self.table = FlopsTable(self.skeleton)
+        self.windows = budget_windows(self.budgets, p.budget_tolerance, self.table, self.space, self.skeleton)
+        lo = min(c.lo_m for c in self.windows.values()) if p.train_in_window else 0.0
+        hi = max(c.hi_m for c in self.windows.values()) if p.train_in_window else math.inf
+        self.union = FlopsConstraint(lo, hi, self.table.flops_m)
+        identity = self.identity(self.budgets)
+        if cfg.resume:
+            check_identity(self.out / "config.json", identity)
+        if is_main(dist):
+            write_json(self.out / "config.json", identity)
+            root = Path(index.root)
+            write_json(self.out / "split.json", {
+                "root": index.root, "seed": cfg.seed, "n_val": p.n_val, "n_train": len(self.train_list),
+                "classes": index.classes, "held_out": [str(Path(f).relative_to(root)) for f, _ in held_out]})
+        self.loader = train_loader(self.train_list, p, self.batch, cfg.seed, dist)
+        self.steps_per_epoch = check_steps(len(self.train_list), self.batch, dist.world_size)
+        self.total_steps = p.search_epochs * self.steps_per_epoch
+        self.autocast, self.channels_last = fast_settings(dist.device)
+        self.model = MobileNetSupernet(self.skeleton, self.space).to(dist.device)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_sgd(self.model, p.lr, p.momentum, p.weight_decay)
+        self.scheduler = linear_decay(self.optimizer, self.total_steps)
+        sampler_class = WindowFairSampler if self.fair else WindowUniformSampler
+        self.sampler = sampler_class(self.window(self.union), cfg.seed)
+        self.state: dict[str, Any] = {"epoch": 0, "train_log": [], "operator_rows": [], "stage_log": [],
+                                      "timings": {"train_s": 0.0, "score_s": 0.0, "select_s": 0.0}}
+        ckpt = load_checkpoint(self.out / "checkpoint.pt", dist.device) if cfg.resume else None
+        if ckpt is not None:
+            self.restore(ckpt)
+        self.ddp = wrap_ddp(self.model, dist, find_unused_parameters=True)
+
+    def restore(self, ckpt: dict[str, Any]) -> None:
+        self.space.restrict(ckpt["alive"])
+        if ckpt["groups"]:
+            self.model.rebuild(self.space, ckpt["groups"])
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer = make_sgd(self.model, self.p.lr, self.p.momentum, self.p.weight_decay)
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        self.scheduler = linear_decay(self.optimizer, self.total_steps)
+        self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.sampler.reset(self.window(self.union))
+        self.sampler.load_state_dict(ckpt["sampler"])
+        self.state = ckpt["state"]
+        self.log(f"resumed after epoch {self.state['epoch']} (space size {self.space.size():,})")
+
+    def checkpoint(self) -> None:
+        save_checkpoint(self.out / "checkpoint.pt", {
+            "model": self.model.state_dict(), "groups": [list(g) for g in self.model.groups],
+            "alive": [list(a) for a in self.space.alive], "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(), "sampler": self.sampler.state_dict(), "state": self.state},
+            self.dist)
+
+    def evaluator(self) -> SupernetAccuracy:
+        """P(a), built on first use: the recalibration and held-out images decoded once, kept on the device."""
+        if self._evaluator is None:
+            p, dtype = self.p, self.autocast or torch.float32
+            recal = cache_batches(eval_loader(subset(self.train_list, p.recal_images, self.cfg.seed), p, self.dist,
+                                              shard=False), self.dist.device, dtype)
+            val = cache_batches(eval_loader(subset(self.held_out, p.score_images, self.cfg.seed), p, self.dist,
+                                            shard=False), self.dist.device, dtype)
+            fast = FastPath(autocast_dtype=self.autocast, channels_last=self.channels_last)
+            self._evaluator = SupernetAccuracy(self.model, recal, val, self.dist, fast)
+        return self._evaluator
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def end_of_stage(self, stage: int) -> None:
+        """Lines 3-7: score (Eq. 7 in the window), remove, merge child spaces, copy weights."""
+        p, start = self.p, time.perf_counter()
+        scores = constrained_scores(self.space, self.window(self.union), self.evaluator(), p.criterion_samples,
+                                    p.sharing, self.criterion, self.normalization, seed=self.cfg.seed * 1000 + stage)
+        if self.fair:
+            record = shrink_per_layer(self.space, scores)
+        elif min(p.remove_per_stage, self.space.removable()) > 0:
+            record = shrink(self.space, scores, min(p.remove_per_stage, self.space.removable()))
+        else:
+            record = scores.assign(removed=False)
+        for r in record.itertuples():
+            self.state["operator_rows"].append({
+                "stage": stage, "slot": int(r.slot), "layer": self.space.slots[int(r.slot)], "op": r.op,
+                "score": float(r.score), "SI": float(r.SI), "SC": float(r.SC), "n_samples": int(r.n_samples),
+                "feasible": bool(r.feasible), "removed": bool(r.removed)})
+        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        self.sampler.reset(self.window(self.union))
+        groups_before = len(self.model.groups)
+        if self.expand:
+            origins = self.model.expand(self.space, p.merge_threshold)
+            self._rebuild_optimizer(origins)
+            self.ddp = wrap_ddp(self.model, self.dist, find_unused_parameters=True)
+        seconds = time.perf_counter() - start
+        self.state["timings"]["score_s"] += seconds
+        self.state["stage_log"].append({"stage": stage, "removed": removed, "space_size": self.space.size(),
+                                        "evaluations": int(scores.attrs["n_evaluations"]),
+                                        "child_spaces": [list(g) for g in self.model.groups], "seconds": seconds})
+        self.log(f"stage {stage}: {scores.attrs['n_evaluations']} architectures scored; removed {len(removed)} "
+                 f"({', '.join(removed)}); space size {self.space.size():,}; child spaces "
+                 f"{groups_before} -> {len(self.model.groups)}")
+
+    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
+        """A new optimizer over the expanded parameters; copies inherit their source's momentum; the
+        schedule continues where it was."""
+        old, old_sched = self.optimizer, self.scheduler
+        source = {id(new): src for new, src in origins}
+        self.optimizer = make_sgd(self.model, self.p.lr, self.p.momentum, self.p.weight_decay)
+        for param in self.optimizer.param_groups[0]["params"]:
+            state = old.state.get(param) or old.state.get(source.get(id(param)))
+            if state:
+                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
+        self.scheduler = linear_decay(self.optimizer, self.total_steps)
+        self.scheduler.load_state_dict(old_sched.state_dict())
+        for group in self.optimizer.param_groups:
+            group["lr"] = old.param_groups[0]["lr"]
+
+    def select(self) -> list[dict[str, Any]]:
+        """The best supernet-accuracy architecture of each budget's window (exported as JSON)."""
+        p, start, rows = self.p, time.perf_counter(), []
+        rng = np.random.default_rng(self.cfg.seed)
+        for b, constraint in self.windows.items():
+            try:
+                drawn = self.window(constraint).sample(2 * p.selection_samples, rng)
+            except NasBenchError as e:
+                self.log(f"warning: budget {b:g}M: {e}")
+                rows.append({"budget_m": b, "error": str(e)})
+                continue
+            candidates = list(dict.fromkeys(drawn))[:p.selection_samples]
+            acc = self.evaluator()(candidates)
+            best = int(np.argmax(acc))
+            record = arch_record(candidates[best], self.skeleton, budget_m=b,
+                                 window_m=[constraint.lo_m, constraint.hi_m], supernet_top1=float(acc[best]),
+                                 candidates=len(candidates),
+                                 search={"method": self.cfg.method, "preset": p.name, "seed": self.cfg.seed})
+            path = self.out / f"arch_{b:g}M.json"
+            if is_main(self.dist):
+                write_json(path, record)
+            rows.append({"budget_m": b, "file": path.name, "arch": list(candidates[best]),
+                         "flops_m": record["flops_m"], "supernet_top1": float(acc[best])})
+            self.log(f"budget {b:g}M: best of {len(candidates)} has {record['flops_m']:.3f}M FLOPs, "
+                     f"supernet top-1 {acc[best]:.2f}% -> {path.name}")
+        self.state["timings"]["select_s"] += time.perf_counter() - start
+        return rows
+
+    def run(self) -> dict[str, Any]:
+        self.setup()
+        p, dist = self.p, self.dist
+        self.log(f"{self.cfg.method} on mobilenet: {len(self.train_list)} training / {len(self.held_out)} held-out "
+                 f"images, {dist.world_size} process(es) x batch {self.batch}, {p.search_epochs} epochs, "
+                 f"training window {self.union.name}")
+
+        def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+            return model(x, self.sampler())
+
+        for epoch in range(self.state["epoch"], p.search_epochs):
+            set_epoch(self.loader, epoch)
+            stats = train_epoch(self.ddp, forward, self.loader, self.optimizer, self.scheduler, dist,
+                                self.autocast, channels_last=self.channels_last, log=self.log,
+                                log_every=p.log_every, epoch=epoch)
+            skipped = all_reduce_sum(torch.tensor([float(self.loader.dataset.skipped)], device=dist.device), dist)
+            stats.update(epoch=epoch + 1, stage=p.stage_of_epoch(epoch), skipped_images=int(skipped.item()),
+                         space_size=self.space.size())
+            self.state["train_log"].append(stats)
+            self.state["timings"]["train_s"] += stats["seconds"]
+            self.log(f"epoch {epoch + 1}/{p.search_epochs} (stage {stats['stage']}): loss {stats['loss']:.4f} "
+                     f"top-1 {stats['top1']:.2f}% {stats['images_per_s']:.1f} images/s "
+                     f"({stats['skipped_images']} unreadable images skipped)")
+            stage = p.stage_of_epoch(epoch)
+            if self.shrinks and p.is_stage_end(epoch) and stage < p.stages - 1:
+                self.end_of_stage(stage)
+            self.state["epoch"] = epoch + 1
+            self.checkpoint()
+        selections = self.select()
+        result = {"method": self.cfg.method, "space": "mobilenet", "preset": preset_dict(p), "seed": self.cfg.seed,
+                  "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion,
+                  "expand": self.expand, "fair": self.fair, "final_space_size": self.space.size(),
+                  "final_alive": [list(a) for a in self.space.alive], "selections": selections,
+                  "stage_log": self.state["stage_log"], "train_log": self.state["train_log"],
+                  "timings": self.state["timings"]}
+        if is_main(dist):
+            if self.state["operator_rows"]:
+                write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state["operator_rows"]))
+            write_json(self.out / "result.json", result)
+        return result
+
+
+class MobileNetSearch:
+    """A search of the MobileNet-like space; subclasses say whether it shrinks (SE-NAS) or not (SPOS).
+    Registered in :data:`benchmark.imagenet.methods.IMAGENET_METHODS` as ``senas`` and ``spos``."""
+
+    presets: dict[str, MobileNetPreset] = PRESETS
+    shrinks: bool = True
+
+    def search(self, cfg: SearchConfig, out_dir: Path) -> dict[str, Any]:
+        return _SearchRun(cfg, Path(out_dir), self.shrinks).run()
+
+
+class SENASMobileNet(MobileNetSearch):
+    """SE-NAS: shrinking (Eq. 7 in the FLOPs window) and expanding between stages."""
+
+    shrinks = True
+
+
+class SPOSMobileNet(MobileNetSearch):
+    """SPOS (FairNAS with ``fair``): the same supernet training without shrinking."""
+
+    shrinks = False
+

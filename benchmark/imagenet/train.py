@@ -1,0 +1,172 @@
+"""ImageNet training utilities (the torchvision-references habit): one epoch, evaluation, checkpoints.
+
+Shared by the MobileNet search and retraining, DARTS ImageNet retraining and BS-NAS. The optimiser of
+SE-NAS Sec. 4.3 (after SPOS): SGD, momentum 0.9, weight decay 4e-5, lr 0.5 decayed linearly per
+iteration, ``lr * (1 - t / T)``. ``forward_fn(model, x)`` runs the model (a supernet samples its path
+there). bf16 autocast and channels-last are for CUDA; on CPU both stay off (:func:`fast_settings`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from benchmark.distributed import DistInfo, all_reduce_sum, barrier, is_main
+from benchmark.io import torch_save
+
+ForwardFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+Log = Callable[[str], None]
+
+
+def fast_settings(device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """``(autocast dtype, channels_last)``: bf16 and NHWC on CUDA (when bf16 is supported), off elsewhere."""
+    if device.type != "cuda":
+        return None, False
+    return (torch.bfloat16 if torch.cuda.is_bf16_supported() else None), True
+
+
+def make_sgd(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 4e-5,
+             nesterov: bool = False) -> torch.optim.SGD:
+    """SGD of SE-NAS Sec. 4.3; parameters without a gradient in a step (off the sampled path) are skipped."""
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay,
+                           nesterov=nesterov)
+
+
+def linear_decay(optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """lr(t) = lr * (1 - t / T) per iteration (SE-NAS Sec. 4.3); resume with ``load_state_dict``."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: max(0.0, 1.0 - t / max(total_steps, 1)))
+
+
+def make_ema(model: nn.Module, decay: float) -> AveragedModel:
+    """Exponential moving average of weights and buffers (the retraining option)."""
+    return AveragedModel(unwrap(model), multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def wrap_ddp(model: nn.Module, dist: DistInfo, find_unused_parameters: bool = False) -> nn.Module:
+    """``model`` in DistributedDataParallel when the job has several processes, else itself. A supernet
+    needs ``find_unused_parameters=True`` (each step uses one path; all ranks sample the same one)."""
+    if not dist.distributed:
+        return model
+    ids = [dist.device.index] if dist.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=find_unused_parameters)
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, channels_last: bool):
+    x = x.to(device, non_blocking=True)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y.to(device, non_blocking=True)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None):
+    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def freeze_batchnorm(model: nn.Module) -> None:
+    """BatchNorm layers in eval mode: normalise with running statistics and leave them unchanged."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.eval()
+
+
+def train_epoch(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, optimizer: torch.optim.Optimizer,
+                scheduler: torch.optim.lr_scheduler.LRScheduler | None, dist: DistInfo,
+                autocast_dtype: torch.dtype | None = None, label_smoothing: float = 0.0,
+                ema: AveragedModel | None = None, *, channels_last: bool = False, frozen_bn: bool = False,
+                log: Log | None = None, log_every: int = 50, epoch: int = 0,
+                on_step: Callable[[int], None] | None = None) -> dict[str, float]:
+    """One epoch of ``loader`` (per-process batches); the scheduler steps every iteration.
+
+    Empty batches (every image unreadable) are skipped. ``frozen_bn`` keeps BatchNorm in eval mode.
+    Every ``log_every`` steps (main process) logs loss, lr and global images/s; returns the epoch's
+    global mean loss, top-1 training accuracy, images, seconds and images/s (all processes summed).
+    """
+    model.train()
+    if frozen_bn:
+        freeze_batchnorm(model)
+    device = dist.device
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, hits, images
+    start = last = time.perf_counter()
+    seen_last = 0.0
+    steps = 0
+    for step, (x, y) in enumerate(loader):
+        if len(y) == 0:
+            continue
+        x, y = _to_device(x, y, device, channels_last)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(device, autocast_dtype):
+            logits = forward_fn(model, x)
+            loss = loss_fn(logits.float(), y)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        if ema is not None:
+            ema.update_parameters(unwrap(model))
+        with torch.no_grad():
+            totals += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
+                                   torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
+        steps += 1
+        if on_step is not None:
+            on_step(step)
+        if log is not None and log_every > 0 and steps % log_every == 0 and is_main(dist):
+            now = time.perf_counter()
+            images = float(totals[2]) * dist.world_size
+            log(f"epoch {epoch} step {steps}/{len(loader)} loss {float(totals[0] / totals[2]):.4f} "
+                f"lr {optimizer.param_groups[0]['lr']:.4g} {(images - seen_last) / (now - last):.1f} images/s")
+            last, seen_last = now, images
+    elapsed = time.perf_counter() - start
+    all_reduce_sum(totals, dist)
+    images = float(totals[2])
+    return {"loss": float(totals[0]) / max(images, 1.0), "top1": 100.0 * float(totals[1]) / max(images, 1.0),
+            "images": images, "steps": steps, "seconds": elapsed, "images_per_s": images / max(elapsed, 1e-9)}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, dist: DistInfo,
+             autocast_dtype: torch.dtype | None = None, channels_last: bool = False) -> tuple[float, float]:
+    """Top-1 and top-5 accuracy (percent) over every image of ``loader``'s dataset, all processes summed."""
+    was_training = model.training
+    model.eval()
+    counts = torch.zeros(3, dtype=torch.float64, device=dist.device)  # top-1 hits, top-5 hits, images
+    for x, y in loader:
+        if len(y) == 0:
+            continue
+        x, y = _to_device(x, y, dist.device, channels_last)
+        with _autocast(dist.device, autocast_dtype):
+            logits = forward_fn(model, x).float()
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        hit = top == y[:, None]
+        counts += torch.stack([hit[:, 0].sum().double(), hit.any(1).sum().double(),
+                               torch.tensor(float(len(y)), dtype=torch.float64, device=dist.device)])
+    model.train(was_training)
+    all_reduce_sum(counts, dist)
+    n = max(float(counts[2]), 1.0)
+    return 100.0 * float(counts[0]) / n, 100.0 * float(counts[1]) / n
+
+
+# ------------------------------------------------------------------------------------------ checkpoints
+def save_checkpoint(path: str | Path, state: dict[str, Any], dist: DistInfo | None) -> None:
+    """Write ``state`` atomically from the main process (others wait), so a kill never leaves half a file."""
+    if is_main(dist):
+        torch_save(path, state)
+    barrier(dist)
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:
+    """The checkpoint at ``path`` (tensors on ``device``), or ``None`` when there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    return torch.load(path, map_location=device, weights_only=False)

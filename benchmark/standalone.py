@@ -1,0 +1,272 @@
+"""Standalone training of one NB201 architecture from scratch (NAS-Bench-201 protocol, Dong & Yang 2020,
+Sec. 2.3 / Table 2): the "standalone accuracy" of SE-NAS Table 1 and Fig. 1, from our own repeated runs.
+
+Preset ``paper``: the NB201 schedule - 200 epochs, SGD with nesterov momentum 0.9, lr 0.1 annealed to 0 by
+a cosine schedule, weight decay 5e-4, batch 256, random crop + flip; C=16, N=5; affine, tracked BatchNorm.
+The network trains on the NB201 train split and reports accuracy on the valid and test splits after the
+last epoch. The data split is fixed (``split_seed``) while ``seed`` varies the initialisation, batch order
+and augmentation, as in NB201's repeated runs. ``tiny`` is the same protocol shrunk for CPU.
+
+Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch with the same
+result as an uninterrupted one (exactly, on CPU).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+from torch import nn
+
+from benchmark.data import load_dataset
+from benchmark.data.loader import TensorBatches
+from benchmark.errors import NasBenchError
+from benchmark.harness.settings import typed_overrides
+from benchmark.io import read_json, torch_save, write_json
+from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
+from benchmark.models.nb201_network import NB201Network, as_arch
+from benchmark.paths import data_root
+from benchmark.progress import progress_bar
+from benchmark.spaces.nb201 import format_arch
+from benchmark.training import cosine_lr
+
+METHOD = "standalone"
+
+
+@dataclass(frozen=True)
+class StandalonePreset:
+    """The NB201 training protocol (``paper``) or a reduced version of it."""
+
+    name: str
+    C: int = 16
+    N: int = 5
+    epochs: int = 200
+    batch_size: int = 256
+    lr: float = 0.1
+    lr_min: float = 0.0
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    augment: bool = True
+    split_seed: int = 0  # the train/valid/test split, fixed across training seeds (NB201's split files)
+    max_train: int | None = None
+    max_val: int | None = None
+    max_test: int | None = None
+    eval_batch_size: int = 1000
+
+
+STANDALONE_PRESETS: dict[str, StandalonePreset] = {
+    "paper": StandalonePreset(name="paper"),
+    "tiny": StandalonePreset(name="tiny", C=8, N=1, epochs=3, batch_size=128, max_train=2560, max_val=500,
+                             max_test=500, eval_batch_size=500),
+}
+
+
+def get_standalone_preset(name: str, overrides: Mapping[str, Any] | None = None,
+                          where: str = "--set") -> StandalonePreset:
+    """A named standalone preset with typed overrides applied, then checked."""
+    if name not in STANDALONE_PRESETS:
+        raise NasBenchError(f"unknown standalone preset {name!r}",
+                            f"choose one of: {', '.join(STANDALONE_PRESETS)}")
+    preset = dataclasses.replace(STANDALONE_PRESETS[name],
+                                 **typed_overrides(StandalonePreset, overrides or {}, where))
+    for key in ("C", "N", "epochs", "batch_size", "eval_batch_size"):
+        if getattr(preset, key) < 1:
+            raise NasBenchError(f"{key} must be at least 1, got {getattr(preset, key)}", f"set {key} >= 1")
+    for key in ("max_train", "max_val", "max_test"):
+        if getattr(preset, key) is not None and getattr(preset, key) < 1:
+            raise NasBenchError(f"{key} must be at least 1 or none", f"set {key} >= 1 or none")
+    if not 0 <= preset.lr_min <= preset.lr:
+        raise NasBenchError(f"need 0 <= lr_min <= lr, got lr={preset.lr} lr_min={preset.lr_min}",
+                            "fix the learning rates")
+    return preset
+
+
+@dataclass(frozen=True)
+class StandaloneConfig:
+    """Everything that determines a standalone run's result, plus where it runs."""
+
+    arch: str
+    dataset: str
+    preset: StandalonePreset
+    seed: int = 0
+    device: str = "auto"
+    data_root: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arch", format_arch(as_arch(self.arch)))
+        if self.dataset not in NUM_CLASSES:
+            raise NasBenchError(f"unknown dataset {self.dataset!r}",
+                                f"choose one of: {', '.join(NUM_CLASSES)}")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that must match for a checkpoint to be resumed (paths and device excluded)."""
+        return {"method": METHOD, "arch": self.arch, "dataset": self.dataset, "seed": self.seed,
+                "preset": dataclasses.asdict(self.preset)}
+
+
+@dataclass
+class StandaloneState:
+    epoch: int = 0
+    train_log: list[dict] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "eval_s": 0.0})
+
+
+def _seeded_subset(x: torch.Tensor, y: torch.Tensor, cap: int | None,
+                   seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """At most ``cap`` images, a seeded random subset (``max_test``)."""
+    if cap is None or cap >= len(y):
+        return x, y
+    keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:cap]
+    return x[keep], y[keep]
+
+
+class StandaloneRun:
+    """Train ``cfg.arch`` from scratch, evaluate on valid and test, write ``result.json``; resumable."""
+
+    def __init__(self, cfg: StandaloneConfig, out_dir: Path, progress: bool = True,
+                 log: Callable[[str], None] = print):
+        self.cfg, self.p, self.out = cfg, cfg.preset, Path(out_dir)
+        self.progress, self.log = progress, log
+        self.state = StandaloneState()
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint.pt"
+
+    def _device(self) -> torch.device:
+        if self.cfg.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.cfg.device.startswith("cuda") and not torch.cuda.is_available():
+            raise NasBenchError("device cuda asked for, but no CUDA device is available", "use --device cpu")
+        return torch.device(self.cfg.device)
+
+    def setup(self) -> None:
+        cfg, p = self.cfg, self.p
+        self.device = self._device()
+        d = load_dataset(cfg.dataset, data_root(cfg.data_root), scheme="nb201", seed=p.split_seed,
+                         max_train=p.max_train, max_val=p.max_val)
+        test_x, test_y = _seeded_subset(d.test_x, d.test_y, p.max_test, p.split_seed)
+        self.data = d
+        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
+        self.eval_sets = {"val": (d.val_x.to(self.device), d.val_y.to(self.device)),
+                          "test": (test_x.to(self.device), test_y.to(self.device))}
+        torch.manual_seed(cfg.seed)
+        self.model = NB201Network(cfg.arch, num_classes=d.num_classes, C=p.C, N=p.N, affine=True,
+                                  track_running_stats=True).to(self.device)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=p.lr, momentum=p.momentum,
+                                         nesterov=p.nesterov, weight_decay=p.weight_decay)
+        self.steps_per_epoch = len(self._batches(1))
+
+    def _batches(self, epoch: int) -> TensorBatches:
+        b = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
+                          shuffle=True, augment=self.p.augment, seed=self.cfg.seed)
+        b.set_epoch(epoch)
+        return b
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_checkpoint(self) -> None:
+        torch_save(self.ckpt_path, {"identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
+                                    "model": self.model.state_dict(),
+                                    "optimizer": self.optimizer.state_dict()})
+
+    def load_checkpoint(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        try:
+            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
+        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
+            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
+                                "delete it to restart the run from scratch") from None
+        if ck["identity"] != self.cfg.identity():
+            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
+                                "use another --out directory or delete the old run")
+        self.state = StandaloneState(**ck["state"])
+        self.model.load_state_dict(ck["model"])
+        self.optimizer.load_state_dict(ck["optimizer"])
+        return True
+
+    # ------------------------------------------------------------------ training and evaluation
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """One epoch of SGD with the per-step cosine schedule; mean loss and training accuracy."""
+        p, model = self.p, self.model
+        model.train()
+        loss_fn = nn.CrossEntropyLoss()
+        total = p.epochs * self.steps_per_epoch
+        loss_sum = torch.zeros((), device=self.device)
+        hits = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        for i, (x, y) in enumerate(self._batches(epoch)):
+            lr = cosine_lr((epoch - 1) * self.steps_per_epoch + i, total, p.lr, p.lr_min)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.optimizer.zero_grad(set_to_none=True)
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += loss.detach() * len(y)
+            hits += (logits.detach().argmax(1) == y).sum()
+            seen += len(y)
+        return {"epoch": epoch, "loss": float(loss_sum) / seen, "train_acc": 100.0 * float(hits) / seen}
+
+    @torch.inference_mode()
+    def accuracy(self, split: str) -> float:
+        """Top-1 accuracy (%) on ``split`` ('val' or 'test') with the BatchNorm running statistics."""
+        x, y = self.eval_sets[split]
+        self.model.eval()
+        hits = torch.zeros((), dtype=torch.long, device=self.device)
+        batches = TensorBatches(x, y, self.data.mean, self.data.std, self.p.eval_batch_size, shuffle=False)
+        for xb, yb in batches:
+            hits += (self.model(xb).argmax(1) == yb).sum()
+        return 100.0 * float(hits) / len(y)
+
+    def run(self) -> dict[str, Any]:
+        """Train (resuming from ``checkpoint.pt``), evaluate, write ``result.json``; return it."""
+        result_path = self.out / "result.json"
+        if result_path.exists():
+            return read_json(result_path)
+        self.setup()
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.load_checkpoint():
+            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
+        left = self.p.epochs - self.state.epoch
+        with progress_bar(f"standalone {self.cfg.arch}", left, self.progress) as advance:
+            for epoch in range(self.state.epoch + 1, self.p.epochs + 1):
+                t0 = time.perf_counter()
+                row = self.train_epoch(epoch)
+                self.state.timings["train_s"] += time.perf_counter() - t0
+                self.state.train_log.append(row)
+                self.state.epoch = epoch
+                self.save_checkpoint()
+                advance(1)
+        t0 = time.perf_counter()
+        val_acc, test_acc = self.accuracy("val"), self.accuracy("test")
+        self.state.timings["eval_s"] += time.perf_counter() - t0
+        return self.write_result(val_acc, test_acc)
+
+    def scale_note(self) -> str:
+        p = self.p
+        note = (f"standalone preset {p.name}: C={p.C}, N={p.N}, {len(self.train_y)} training, "
+                f"{len(self.eval_sets['val'][1])} valid and {len(self.eval_sets['test'][1])} test images, "
+                f"{p.epochs} epochs")
+        if p.name != "paper":
+            note += "; reduced scale: not the NB201 protocol"
+        return note
+
+    def write_result(self, val_acc: float, test_acc: float) -> dict[str, Any]:
+        cfg = self.cfg
+        result = {
+            "version": RESULT_VERSION, "method": METHOD, "config": cfg.identity(), "arch": cfg.arch,
+            "dataset": cfg.dataset, "seed": cfg.seed, "preset": self.p.name, "val_acc": val_acc,
+            "test_acc": test_acc, "epochs": self.state.epoch, "device": str(self.device),
+            "scale": self.scale_note(), "train_log": self.state.train_log,
+            "timings_s": {**self.state.timings, "total_s": sum(self.state.timings.values())},
+            "versions": versions(),
+        }
+        write_json(self.out / "result.json", result)
+        return result

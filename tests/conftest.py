@@ -1,0 +1,23 @@
+"""Shared fixtures: the data root and a tiny, fast preset for end-to-end runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmark.errors import NasBenchError
+from benchmark.paths import data_root
+
+# Overrides that make a whole NB201 run take a few seconds on 2 CPU cores.
+FAST = {"C": "4", "N": "1", "max_train": "256", "max_val": "64", "batch_size": "64", "epochs_per_stage": "1",
+        "stages": "2", "tau_epochs": "1,2", "rank_archs": "8", "criterion_samples": "2", "recal_batches": "1",
+        "eval_batch_size": "64"}
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    try:
+        return data_root()
+    except NasBenchError as e:
+        pytest.skip(f"shared data not found: {e}")

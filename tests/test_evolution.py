@@ -1,0 +1,123 @@
+"""Evolutionary search under constraints (BS-NAS Sec. 3.3): finds a planted optimum, never evaluates an
+architecture that breaks a constraint or twice, is seeded, and refuses impossible settings in one line."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+
+from benchmark.errors import NasBenchError
+from benchmark.search.evolution import evolutionary_search, slot_crossover, slot_mutation
+from benchmark.spaces.base import SearchSpace
+from benchmark.spaces.mobilenet_bsnas import Cluster, SpringConfig, arch_flops, op_width, spring_space
+
+OPS = ("a", "b", "c", "d")
+SLOTS = 8  # 4^8 = 65,536 architectures, 14,266 within the cost budget: evolution evaluates at most 1,500
+
+
+def small_space() -> SearchSpace:
+    return SearchSpace("toy", tuple(f"s{i}" for i in range(SLOTS)), (OPS,) * SLOTS)
+
+
+class Cost:
+    """A planted additive cost with a budget: a FLOPs-like constraint object."""
+
+    def __init__(self, budget: float = 9.0):
+        self.table = {"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0}
+        self.budget = budget
+        self.name = f"cost <= {budget:g}"
+
+    def __call__(self, arch) -> bool:
+        return sum(self.table[o] for o in arch) <= self.budget
+
+
+class Recorder:
+    """A planted fitness (an op value per slot, with one interaction) that records every call."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.values = {(s, o): float(v)
+                       for (s, o), v in zip(itertools.product(range(SLOTS), OPS), rng.random(4 * SLOTS) * 3)}
+        self.calls: list[tuple] = []
+
+    def score(self, arch) -> float:
+        bonus = 2.0 if arch[0] == arch[-1] == "d" else 0.0
+        return sum(self.values[s, o] for s, o in enumerate(arch)) + bonus
+
+    def __call__(self, archs):
+        self.calls += archs
+        return np.array([self.score(a) for a in archs])
+
+
+def test_finds_the_planted_optimum_and_never_violates_the_constraint():
+    space, cost, fit = small_space(), Cost(), Recorder()
+    feasible = [a for a in space.enumerate() if cost(a)]
+    optimum = max(feasible, key=fit.score)
+    result = evolutionary_search(space, fit, [cost], seed=1)
+    assert result.best == optimum and result.best_fitness == pytest.approx(fit.score(optimum))
+    assert all(cost(a) for a in fit.calls)  # nothing infeasible was ever evaluated
+    assert len(set(fit.calls)) == len(fit.calls)  # nothing evaluated twice
+    h = result.history
+    assert len(h) == len(fit.calls) <= 75 * 20 and set(h["origin"]) == {"random", "crossover", "mutation"}
+    assert h["topk"].sum() == 10 and h.loc[h["topk"], "fitness"].min() >= h.loc[~h["topk"], "fitness"].max()
+    first = h[h["iteration"] == 0]
+    assert len(first) == 75 and set(first["origin"]) == {"random"}
+    later = h[h["iteration"] == 1]
+    assert (later["origin"] == "crossover").sum() == 25 and (later["origin"] == "mutation").sum() == 25
+
+
+def test_same_seed_same_search():
+    a = evolutionary_search(small_space(), Recorder(), [Cost()], iterations=3, seed=4)
+    b = evolutionary_search(small_space(), Recorder(), [Cost()], iterations=3, seed=4)
+    assert a.history.equals(b.history)
+
+
+def test_spring_space_keeps_widths_shared_and_meets_a_flops_window():
+    cfg = SpringConfig((Cluster((4, 6), 2, 2), Cluster((8, 10), 1, 1)), stem=4, separable=4,
+                       kernels=(3, 5), expansions=(3, 6), last=16)
+    space = spring_space(cfg, "toy-spring")
+    flops = {a: arch_flops(cfg, a, 16, 3) for a in space.enumerate()}
+    lo, hi = np.quantile(list(flops.values()), [0.3, 0.6])
+    window = type("Window", (), {"name": "flops window", "__call__": lambda self, a: lo <= flops[a] <= hi})()
+    value = {op: random.Random(op).random() for ops in space.choices for op in ops}
+    calls = []
+
+    def fitness(archs):
+        calls.extend(archs)
+        return np.array([sum(value[o] for o in a) for a in archs])
+
+    result = evolutionary_search(space, fitness, [window], population=20, iterations=10, topk=5, n_crossover=6,
+                                 n_mutation=6, seed=0, max_tries=300)
+    feasible = [a for a in flops if window(a)]
+    assert result.best == max(feasible, key=lambda a: sum(value[o] for o in a))
+    assert all(window(a) and space.contains(a) for a in calls)
+
+
+def test_impossible_settings_are_one_line_errors():
+    space = small_space()
+    with pytest.raises(NasBenchError, match="exceed the population"):
+        evolutionary_search(space, Recorder(), population=40)
+    with pytest.raises(NasBenchError, match="mutation_prob"):
+        evolutionary_search(space, Recorder(), mutation_prob=1.5)
+    with pytest.raises(NasBenchError, match=r"no architecture of toy .* met the constraints \(cost <= -1\)") as e:
+        evolutionary_search(space, Recorder(), [Cost(budget=-1.0)], max_tries=200)
+    assert "\n" not in str(e.value)
+
+
+def test_slot_operators_draw_from_alive_operations_only():
+    space = small_space()
+    space.restrict([("a", "b")] * SLOTS)
+    rng = random.Random(0)
+    arch = ("a",) * SLOTS
+    assert slot_mutation(space, arch, 0.0, rng) == arch
+    assert all(set(slot_mutation(space, arch, 1.0, rng)) <= {"a", "b"} for _ in range(20))
+    child = slot_crossover(space, ("a",) * SLOTS, ("b",) * SLOTS, rng)
+    assert set(child) <= {"a", "b"} and len(child) == SLOTS
+    spring = spring_space(SpringConfig((Cluster((4, 6), 3, 2),), stem=4, separable=4, last=8))
+    a, b = spring.sample(rng), spring.sample(rng)
+    for _ in range(50):
+        assert spring.contains(spring.mutate(a, 0.5, rng)) and spring.contains(spring.crossover(a, b, rng))
+    assert len({op_width(o) for o in spring.crossover(a, b, rng)}) == 1

@@ -40,6 +40,7 @@ from analysis.stats import (  # noqa: E402
     tau_statistics,
     topk_retention,
 )
+from benchmark.io import atomic_path  # noqa: E402
 
 BASELINE, OURS = "SPOS", "SE-NAS"
 PAPER_PAIR = (OURS, BASELINE)
@@ -74,13 +75,13 @@ def _missing(ax: plt.Axes, text: str) -> None:
 
 
 def _save(fig: Figure, out_dir: str | Path, name: str, caption: str) -> list[Path]:
-    """Add the provenance caption under the axes, write PNG and PDF, close the figure."""
+    """Add the provenance caption under the axes, write PNG and PDF (atomically), close the figure."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     fig.text(0.01, 0.0, caption, ha="left", va="top", fontsize=7.5, color="0.35", wrap=True)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
-        fig.savefig(p, dpi=DPI)
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=DPI, format=p.suffix[1:])
     plt.close(fig)
     return paths
 
@@ -256,7 +257,8 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="best", fontsize=8)
     axes[0, 0].set_ylabel("Kendall's Tau")
-    fig.suptitle("Evolution of ranking correlation\n(mean ± std over seeds; dotted: SE-NAS shrinks)", fontsize=11)
+    fig.suptitle("Evolution of ranking correlation\n(mean ± std over seeds; dotted: SE-NAS shrinks)",
+                 fontsize=11)
     fig.tight_layout()
     runs = results.runs()[lambda d: d["label"].isin(labels)]
     return _save(fig, out_dir, "fig7_tau_curve",
@@ -344,7 +346,8 @@ def ranking_scatter(results: Results, out_dir: str | Path, dataset: str | None =
         seed = int(rk["seed"].min()) if seed is None and len(rk) else seed
         rk = rk[rk["seed"] == seed]
     labels = order_labels(rk["label"]) if len(rk) else []
-    fig, axes = plt.subplots(1, max(len(labels), 1), figsize=(3.8 * max(len(labels), 1), 3.6), squeeze=False)
+    ncols = max(len(labels), 1)
+    fig, axes = plt.subplots(1, ncols, figsize=(3.8 * ncols, 3.6), squeeze=False)
     if not labels:
         _missing(axes[0, 0], "no final rankings")
     colors = label_colors(labels)
@@ -372,9 +375,9 @@ def criteria_retention(results: Results, out_dir: str | Path, dataset: str | Non
     ops = results.operators
     ret = topk_retention(ops[ops["dataset"] == dataset], k) if len(ops) else topk_retention(ops, k)
     runs = results.runs(dataset=dataset, method="senas")
-    labels = sorted(set(ret["label"]) | set(runs["label"]),
-                    key=lambda lab: (_criterion_key(str(runs.loc[runs["label"] == lab, "criterion"].iloc[0])
-                                                     if (runs["label"] == lab).any() else lab), lab))
+    criterion_of = dict(zip(runs["label"], runs["criterion"].astype(str)))
+    criterion_of.update(zip(ret["label"], ret["criterion"].astype(str)))
+    labels = sorted(criterion_of, key=lambda lab: (_criterion_key(criterion_of[lab]), lab))
     colors = label_colors(labels)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     if ret.empty:

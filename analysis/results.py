@@ -9,8 +9,9 @@ Layout (written by ``nasbench sweep``)::
 :func:`load_results` first checks the layout ``VERSION``, the index columns and each finished run's
 ``result.json`` version, and refuses an incompatible directory with one line naming the problem and the
 fix. Each finished one-shot run's ``tau_curve``, ``operators`` and ``ranking`` rows are concatenated
-with the run's metadata columns (:data:`META`), so every analysis is a ``groupby`` over plain DataFrames. Standalone runs (``method == 'standalone'``, one
-architecture trained from scratch) are collected in :attr:`Results.standalone`.
+with the run's metadata columns (:data:`META`), so every analysis is a ``groupby`` over plain
+DataFrames. Standalone runs (``method == 'standalone'``, one architecture trained from scratch) are
+collected in :attr:`Results.standalone`.
 """
 
 from __future__ import annotations

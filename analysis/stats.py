@@ -178,12 +178,12 @@ def _per_seed_sample(results: Results, dataset: str, order: list[str], n_archs: 
                      groundtruth: GroundTruth | None) -> tuple[pd.DataFrame, str]:
     """Standalone rows of the first ``n_archs`` of ``order`` that the ground truth has, in the seeds of the
     first such architecture (so every seed ranks the same architectures); queried one at a time."""
+    if groundtruth is None or groundtruth.kind == "table":  # no per-seed results at all: say why
+        return standalone_accuracies(results, dataset, order, groundtruth)
     rows, seeds = [], None
     for arch in order:
         one, note = standalone_accuracies(results, dataset, [arch], groundtruth)
-        if note:
-            if groundtruth is None:
-                return one, note
+        if note:  # this architecture has no per-seed results
             continue
         seeds = set(one["seed"]) if seeds is None else seeds
         if seeds <= set(one["seed"]):

@@ -78,9 +78,9 @@ def table3(results: Results, dataset: str = "cifar10", labels: list[str] | None 
     """Ground-truth accuracy of the searched architecture, mean and std over runs, per method.
 
     One row per label searched on ``dataset`` (default: every one-shot label there, SPOS and SE-NAS
-    first), then the paper's
-    'SE-NAS (paper)' and 'Optimal (paper)' rows. Columns: source ('ours' | 'paper'), n, time_s (mean
-    search cost ``total_s``), and ``<metric> mean`` / ``<metric> std`` for each of the six metrics.
+    first), then the paper's 'SE-NAS (paper)' and 'Optimal (paper)' rows. Columns: source ('ours' |
+    'paper'), n, time_s (mean search cost ``total_s``), and ``<metric> mean`` / ``<metric> std`` for
+    each of the six metrics. The paper searched on CIFAR-10 and transferred the architecture (Sec. 4.3).
     """
     runs = results.runs(dataset=dataset)
     runs = runs[runs["method"] != "standalone"]

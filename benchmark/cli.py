@@ -22,6 +22,18 @@ app.add_typer(space_app, name="space")
 app.add_typer(data_app, name="data")
 app.add_typer(gt_app, name="gt")
 
+
+def _add_imagenet_drivers() -> None:
+    """``nasbench imagenet mobilenet ...`` (SE-NAS / SPOS / BS-NAS) and ``nasbench imagenet darts ...``."""
+    from benchmark.darts.cli import darts_app
+    from benchmark.imagenet.cli import imagenet_app
+
+    imagenet_app.add_typer(darts_app, name="darts")
+    app.add_typer(imagenet_app, name="imagenet")
+
+
+_add_imagenet_drivers()
+
 DATA_ROOT = typer.Option(None, "--data-root", help="Data folder (else $NASBENCH_DATA, else ../shared/data).")
 
 
@@ -242,6 +254,7 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
          recal_batches: int = typer.Option(2, help="BatchNorm recalibration batches per architecture."),
          eval_group: Optional[int] = typer.Option(None, help="Architectures per launch."),
          seed: int = typer.Option(0),
+         threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)."),
          out: Optional[Path] = typer.Option(None, help="Also write the JSON report to this file."),
          as_json: bool = typer.Option(False, "--json", help="Print the JSON report.")) -> None:
     """Training and evaluation throughput: this toolkit (fast path, eager) against xautodl, side by side."""
@@ -251,7 +264,7 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
     cfg = PerfConfig(device=device, batch_size=batch_size, C=channels, N=cells, repeats=repeats,
                      warmup=warmup, steps=steps, eval_archs=eval_archs, val_images=val_images,
                      eval_batch_size=min(val_images, 1000), recal_batches=recal_batches,
-                     eval_group=eval_group, seed=seed)
+                     eval_group=eval_group, seed=seed, threads=threads)
     report = run_perf(cfg, log=lambda s: typer.echo(s, err=True))
     if out is not None:
         write_json(out, report)

@@ -11,7 +11,8 @@ In one process, on the same synthetic images and the same architectures, three c
 Training: one random path per step (the same pre-drawn paths for every contender). Evaluation: BatchNorm
 recalibration (``bn_policy('recalibrate')``, also around the xautodl model) then the validation images,
 for each of several architectures. Contenders alternate within every repeat, after a warm-up; the report
-gives median and interquartile range of images/s, ratios of medians, and peak memory.
+gives median and interquartile range of images/s, ratios of medians, and peak memory; on CPU also images
+per CPU second of this process, which other processes' load on a shared machine does not distort.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class PerfConfig:
     warmup: int = 1
     seed: int = 0
     eval_group: int | None = None  # overrides the toolkit's FastPath.eval_group
+    threads: int | None = None  # torch CPU threads (default: torch's)
 
     def validate(self) -> None:
         for key in ("batch_size", "C", "N", "num_classes", "steps", "eval_archs", "val_images",
@@ -71,6 +73,8 @@ class PerfConfig:
                                     f"pass a positive --{key.replace('_', '-')}")
         if self.warmup < 0:
             raise NasBenchError(f"warmup must be >= 0, got {self.warmup}", "pass --warmup 0 or more")
+        if self.threads is not None and self.threads < 1:
+            raise NasBenchError(f"threads must be at least 1, got {self.threads}", "pass --threads 1 or more")
         if self.eval_group is not None and self.eval_group < 1:
             raise NasBenchError(f"eval_group must be at least 1, got {self.eval_group}",
                                 "pass --eval-group 1 or more")
@@ -138,6 +142,7 @@ class Contender:
     train: Callable[[list[Arch]], None]
     evaluate: Callable[[list[Arch]], None]
     times: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {"train": [], "eval": []})
+    cpu_times: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {"train": [], "eval": []})
     peak: dict[str, float | None] = dataclasses.field(default_factory=lambda: {"train": None, "eval": None})
 
 
@@ -234,13 +239,14 @@ def _sync(device: torch.device) -> None:
 
 
 def _timed(fn: Callable[[list[Arch]], None], archs: list[Arch], device: torch.device,
-           memory: PeakMemory) -> tuple[float, float | None]:
+           memory: PeakMemory) -> tuple[float, float, float | None]:
+    """Wall-clock seconds, this process's CPU seconds, and peak memory of ``fn(archs)``."""
     _sync(device)
     memory.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fn(archs)
     _sync(device)
-    return time.perf_counter() - t0, memory.peak_mib()
+    return time.perf_counter() - t0, time.process_time() - c0, memory.peak_mib()
 
 
 def _stats(values: list[float]) -> dict[str, Any]:
@@ -265,11 +271,32 @@ def hardware(device: torch.device) -> dict[str, Any]:
     return info
 
 
+def _ratios(results: dict[str, dict[str, Any]], key: str) -> dict[str, float | None]:
+    """``toolkit / peer`` of the median ``key`` (a throughput), per phase; ``None`` for a missing peer."""
+    ratios: dict[str, float | None] = {}
+    for phase in ("train", "eval"):
+        ours = results[phase]["toolkit"][key]["median"]
+        for peer in ("xautodl", "eager"):
+            theirs = results[phase].get(peer, {}).get(key, {}).get("median")
+            ratios[f"{phase}_vs_{peer}"] = ours / theirs if theirs else None
+    return ratios
+
+
 def run_perf(cfg: PerfConfig, log: Callable[[str], None] = lambda s: None) -> dict[str, Any]:
     """Measure every contender (interleaved, after warm-up) and return the JSON-ready report."""
+    cfg.validate()
+    threads = torch.get_num_threads()
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run_perf(cfg, log)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_perf(cfg: PerfConfig, log: Callable[[str], None]) -> dict[str, Any]:
     from benchmark.methods.base import versions
 
-    cfg.validate()
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           "cpu" if cfg.device == "auto" else cfg.device)
     fast = FastPath.for_device(device)
@@ -303,9 +330,10 @@ def run_perf(cfg: PerfConfig, log: Callable[[str], None] = lambda s: None) -> di
         log(f"{'repeat' if timed else 'warm-up'} {r - cfg.warmup + 1 if timed else r + 1}")
         for c in contenders:
             for phase, fn, archs in (("train", c.train, train_archs), ("eval", c.evaluate, eval_archs)):
-                seconds, peak = _timed(fn, archs, device, memory)
+                seconds, cpu_seconds, peak = _timed(fn, archs, device, memory)
                 if timed:
                     c.times[phase].append(seconds)
+                    c.cpu_times[phase].append(cpu_seconds)
                     if peak is not None:
                         c.peak[phase] = max(peak, c.peak[phase] or 0.0)
 
@@ -314,35 +342,39 @@ def run_perf(cfg: PerfConfig, log: Callable[[str], None] = lambda s: None) -> di
     results: dict[str, dict[str, Any]] = {"train": {}, "eval": {}}
     for c in contenders:
         for phase in ("train", "eval"):
-            results[phase][c.name] = {"images_per_s": _stats([images[phase] / t for t in c.times[phase]]),
-                                      "seconds": _stats(c.times[phase]), "peak_memory_mib": c.peak[phase]}
-    for c in contenders:
+            results[phase][c.name] = {
+                "images_per_s": _stats([images[phase] / t for t in c.times[phase]]),
+                "images_per_cpu_s": _stats([images[phase] / t for t in c.cpu_times[phase]]),
+                "seconds": _stats(c.times[phase]), "cpu_seconds": _stats(c.cpu_times[phase]),
+                "peak_memory_mib": c.peak[phase]}
         results["eval"][c.name]["archs_per_s"] = _stats([cfg.eval_archs / t for t in c.times["eval"]])
-    ratios: dict[str, float | None] = {}
-    for phase in ("train", "eval"):
-        ours = results[phase]["toolkit"]["images_per_s"]["median"]
-        for peer in ("xautodl", "eager"):
-            theirs = results[phase].get(peer, {}).get("images_per_s", {}).get("median")
-            ratios[f"{phase}_vs_{peer}"] = ours / theirs if theirs else None
-    return {
+    ratios = _ratios(results, "images_per_s")
+    report = {
         "config": dataclasses.asdict(cfg), "device": str(device), "hardware": hardware(device),
         "versions": {**versions(), "xautodl": xversion}, "fast_path": {"toolkit": fast.describe(),
                                                                       "eager": FastPath.eager().describe()},
         "images_per_repeat": images, "memory_kind": memory.kind, "results": results, "ratios": ratios,
         "notes": notes, "summary": summary_line(ratios, str(device), cfg.batch_size),
     }
+    if device.type == "cpu":  # the process's CPU time does not count other processes' load on a shared CPU
+        report["ratios_cpu_time"] = _ratios(results, "images_per_cpu_s")
+    return report
 
 
 # ------------------------------------------------------------------------------------------- report
 def summary_line(ratios: dict[str, float | None], device: str, batch_size: int) -> str:
     """``summary: train_vs_xautodl=1.23x ... device=cpu batch=256`` (``n/a`` when a peer is missing)."""
-    parts = [f"{k}={'n/a' if v is None else f'{v:.2f}x'}" for k, v in ratios.items()]
-    return f"summary: {' '.join(parts)} device={device} batch={batch_size}"
+    return f"summary: {_ratio_text(ratios)} device={device} batch={batch_size}"
+
+
+def _ratio_text(ratios: dict[str, float | None]) -> str:
+    return " ".join(f"{k}={'n/a' if v is None else f'{v:.2f}x'}" for k, v in ratios.items())
 
 
 def format_report(report: dict[str, Any]) -> list[str]:
     """The human-readable table: one block per phase, memory, notes, and the summary as the last line."""
     cfg, hw, v = report["config"], report["hardware"], report["versions"]
+    cpu_time = "ratios_cpu_time" in report
     where = hw.get("gpu") or f"{hw['cpu']}, {hw['torch_threads']} torch threads"
     lines = [f"nasbench perf on {report['device']} ({where}); torch {v['torch']}, toolkit {v['toolkit']}, "
              f"xautodl {v['xautodl'] or 'not installed'}",
@@ -357,16 +389,19 @@ def format_report(report: dict[str, Any]) -> list[str]:
                        f"{cfg['recal_batches']} x {cfg['batch_size']} images then run on {cfg['val_images']} "
                        "validation images")}
     for phase in ("train", "eval"):
-        lines += ["", titles[phase],
-                  f"  {'contender':<10} {'images/s (median)':>18} {'IQR':>10} {'toolkit/it':>11} "
-                  f"{'peak MiB':>9}"]
+        header = (f"  {'contender':<10} {'images/s (median)':>18} {'IQR':>8} {'toolkit/it':>11} "
+                  f"{'peak MiB':>8}")
+        lines += ["", titles[phase], header + (f" {'images/CPU-s':>13}" if cpu_time else "")]
         ours = report["results"][phase]["toolkit"]["images_per_s"]["median"]
         for name, res in report["results"][phase].items():
             s = res["images_per_s"]
             peak = "n/a" if res["peak_memory_mib"] is None else f"{res['peak_memory_mib']:.0f}"
-            lines.append(f"  {name:<10} {s['median']:>18.1f} {s['iqr']:>10.1f} {ours / s['median']:>10.2f}x "
-                         f"{peak:>9}")
+            row = f"  {name:<10} {s['median']:>18.1f} {s['iqr']:>8.1f} {ours / s['median']:>10.2f}x {peak:>8}"
+            lines.append(row + (f" {res['images_per_cpu_s']['median']:>13.1f}" if cpu_time else ""))
     lines += ["", f"peak memory: {report['memory_kind']}"]
+    if cpu_time:
+        lines.append("per CPU second of this process (robust to other processes' load; use --threads 1): "
+                     + _ratio_text(report["ratios_cpu_time"]))
     lines += [f"note: {n}" for n in report["notes"]]
     lines.append(report["summary"])
     return lines

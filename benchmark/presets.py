@@ -46,6 +46,7 @@ class Preset:
     eval_batch_size: int = 1000
     weight_avg_k: int | None = None  # K of Eq. 4 (1 = no averaging; None = the method's default)
     rank_archs: int | None = None  # None = every architecture of the current space, else a seeded sample
+    rank_seed: int = 0  # seed of that sample, shared by all runs (the run's own seed does not change it)
     criterion_samples: int = 50  # M of Eq. 5: sampled architectures per operation
     sampler: str = "uniform"
 

@@ -303,7 +303,7 @@ def test_bad_nb201_settings_are_refused_before_training(root, tmp_path):
     from benchmark.presets import get_preset
 
     for overrides, space, match in (({"stages": "5"}, "nb201", "stages <= 4"),
-                                    ({}, "mobilenet-bsnas", "searches nb201")):
+                                    ({}, "mobilenet-bsnas", "cannot search space")):
         cfg = RunConfig(method="bsnas", dataset="cifar10", preset=get_preset("tiny", {**FAST, **overrides}),
                         space=space, device="cpu", data_root=str(root))
         with pytest.raises(NasBenchError, match=match):

@@ -237,6 +237,7 @@ def test_perf_prints_a_table_and_the_summary_line_last():
     assert any(line.startswith("training:") for line in lines)
     assert any(line.startswith("evaluation:") for line in lines)
     assert "batch 8 instead of the paper's 256" in result.stdout
+    assert any(line.startswith("per CPU second") for line in lines)
 
 
 def test_perf_json_without_xautodl_notes_it_and_ratios_follow_the_medians(tmp_path, monkeypatch):
@@ -252,8 +253,9 @@ def test_perf_json_without_xautodl_notes_it_and_ratios_follow_the_medians(tmp_pa
     for phase in ("train", "eval"):
         res = report["results"][phase]
         assert len(res["toolkit"]["images_per_s"]["runs"]) == 2
-        assert report["ratios"][f"{phase}_vs_eager"] == pytest.approx(
-            res["toolkit"]["images_per_s"]["median"] / res["eager"]["images_per_s"]["median"])
+        for ratios, key in ((report["ratios"], "images_per_s"), (report["ratios_cpu_time"], "images_per_cpu_s")):
+            assert ratios[f"{phase}_vs_eager"] == pytest.approx(
+                res["toolkit"][key]["median"] / res["eager"][key]["median"])
     assert report["fast_path"]["toolkit"]["eval_group"] == 2
     assert report["hardware"]["device"] == "cpu" and report["versions"]["torch"] == torch.__version__
 

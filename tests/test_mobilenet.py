@@ -208,6 +208,7 @@ def test_impossible_flops_budget_is_one_line_error():
 
 
 # ------------------------------------------------------------------------------------------- end to end
+@pytest.mark.filterwarnings("ignore:skipping unreadable image")  # the planted corrupt JPEG, counted instead
 def test_tiny_search_and_retrain_end_to_end(tmp_path):
     root = write_fake_imagenet(tmp_path / "imagenet", classes=4, train_per_class=8, val_per_class=2,
                                size=(40, 48), corrupt=1)

@@ -31,7 +31,7 @@ def test_run_writes_every_output(tmp_path, root, method):
     assert -1.0 <= result["tau"] <= 1.0
     assert result["groundtruth"]["metric"] == "cifar10-valid/x-valid"
     assert set(result["best_gt"]) >= {"cifar10/ori-test", "cifar100/x-test", "imagenet16-120/x-test"}
-    assert "reduced scale" in result["scale"]
+    assert "not comparable with the paper" in result["scale"] and "max_train" in result["scale"]
     ranking = pd.read_parquet(tmp_path / "ranking.parquet")
     assert list(ranking.columns) == ["arch", "supernet_acc", "gt_acc"]
     assert ranking.gt_acc.between(0, 100).all() and len(ranking) == result["n_ranked"]

@@ -85,6 +85,15 @@ def search(method: str = typer.Option("senas", "--method", help="senas | spos | 
                                                  f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"]))
 
 
+def _arch_space(path: Path) -> str | None:
+    """The ``space`` an exported architecture file names (mobilenet or mobilenet-bsnas), if readable."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None  # the retrain's own reader reports the problem in one line
+    return record.get("space") if isinstance(record, dict) else None
+
+
 @mobilenet_app.command("retrain")
 def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.json written by search."),
             preset: str = PRESET,
@@ -100,7 +109,11 @@ def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.jso
     """Retrain a searched architecture from scratch (240 epochs in the paper preset)."""
     from benchmark.distributed import cleanup, init_distributed, is_main
     from benchmark.imagenet.retrain import RetrainConfig
-    from benchmark.imagenet.retrain import retrain as run_retrain
+
+    if _arch_space(arch) == "mobilenet-bsnas":
+        from benchmark.bsnas.imagenet import retrain as run_retrain
+    else:
+        from benchmark.imagenet.retrain import retrain as run_retrain
 
     sets = parse_overrides(overrides)
     if label_smoothing is not None:

@@ -31,7 +31,7 @@ from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.io import read_json, torch_save, write_json, write_parquet
 from benchmark.paths import data_root
-from benchmark.presets import Preset
+from benchmark.presets import PRESETS, Preset
 from benchmark.progress import progress_bar
 from benchmark.registry import Registry
 from benchmark.samplers import SAMPLERS
@@ -116,7 +116,7 @@ class OneShotRun:
             raise NasBenchError(f"unknown dataset {cfg.dataset!r}", f"choose one of: {', '.join(NUM_CLASSES)}")
         if cfg.space != "nb201":
             raise NasBenchError(f"the NB201 pipeline cannot search space {cfg.space!r}",
-                                "use --space nb201 here; DARTS and MobileNet searches run under `nasbench imagenet`")
+                                "use --space nb201 here; MobileNet (SE-NAS, BS-NAS) and DARTS searches run under `nasbench imagenet`")
         self.validate()
         root = data_root(cfg.data_root)
         self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)
@@ -164,16 +164,14 @@ class OneShotRun:
                                   progress=advance)
 
     def ranking_archs(self) -> list[Arch]:
-        """Architectures of the current space to rank: all of them, or a seeded sample of ``rank_archs``."""
+        """Architectures of the current space to rank: all of them, or a sample of ``rank_archs`` drawn
+        with ``rank_seed`` (not the run's seed), so every run of a sweep ranks the same architectures
+        (Fig. 1) and a standalone ``sample_archs: {n, seed}`` of the same seed is a prefix of it."""
         n = self.p.rank_archs
-        size = self.space.size()
-        if n is None or n >= size:
-            return list(self.space.enumerate())
-        rng = random.Random(f"rank-{self.cfg.seed}")
-        chosen: dict[Arch, None] = {}
-        while len(chosen) < n:
-            chosen[self.space.sample(rng)] = None
-        return list(chosen)
+        archs = list(self.space.enumerate())
+        if n is None or n >= len(archs):
+            return archs
+        return random.Random(self.p.rank_seed).sample(archs, n)
 
     def rank(self, what: str) -> pd.DataFrame:
         """Rank the current space: supernet accuracy beside ground-truth accuracy.
@@ -299,11 +297,15 @@ class OneShotRun:
 
     # ------------------------------------------------------------------ outputs
     def scale_note(self) -> str:
+        """What scale produced the numbers; any departure from the ``paper`` preset is named."""
         p, d = self.p, self.data
         note = (f"preset {p.name}: C={p.C}, N={p.N}, {len(d.train_y)} training and {len(d.val_y)} validation "
                 f"images, {p.total_epochs} epochs")
-        if p.name != "paper":
-            note += "; reduced scale: tau here is not comparable with the paper's numbers"
+        paper = dataclasses.asdict(PRESETS["paper"])
+        changed = [k for k, v in dataclasses.asdict(p).items() if k != "name" and paper[k] != v]
+        if changed:
+            note += (f"; differs from the paper preset in {', '.join(changed)}: "
+                     "tau here is not comparable with the paper's numbers")
         return note
 
     def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:

@@ -38,6 +38,7 @@ def _register_builtin() -> None:
 
 _register_builtin()
 
+from benchmark.spaces import mobilenet as _mobilenet  # noqa: E402,F401  (registers 'mobilenet')
 from benchmark.spaces import darts as _darts  # noqa: E402,F401  (registers 'darts')
 from benchmark.spaces import mobilenet_bsnas as _mobilenet_bsnas  # noqa: E402,F401  (registers 'mobilenet-bsnas')
 

@@ -12,6 +12,9 @@ channels), so it has no identity either. Hence 6 layers x 6 choices and 15 layer
 
     size = 6^6 * 7^15 = 221,502,229,807,900,608 (~2.2e17; the paper's nominal 7^21 is ~5.6e17).
 
+FLOPs at 224 x 224, width 1.0, 1000 classes: 182.48M (identity wherever allowed, k3_e3 in the six first
+blocks) to 1036.67M (k7_e6 everywhere) multiply-accumulates (:mod:`benchmark.models.flops_table`).
+
 ``MobileNetSkeleton`` scales every channel count by a width multiplier (rounded to a multiple of 8, as
 ProxylessNAS / MobileNetV2 do) and sets the input size and the number of classes; the tiny preset uses
 it to run on CPU. The space itself (slots and choices) does not depend on them.

@@ -1,0 +1,1 @@
+"""Search components shared by the drivers: constraints, constrained sampling, evolution."""

@@ -48,7 +48,7 @@ def missing_relaxation(space_name: str) -> NasBenchError:
     known = RELAXATIONS.names()
     return NasBenchError(f"criterion 'magnitude' needs a DARTS relaxation of the space, and space "
                          f"{space_name!r} has none (relaxations exist for: {', '.join(known)})",
-                         f"use --space {known[0]} or another criterion")
+                         "pick one of those spaces (--space) or another criterion")
 
 
 def require_relaxation(space_name: str) -> None:

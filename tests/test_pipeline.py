@@ -23,9 +23,9 @@ def _run(method, out, **kw):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["spos", "senas"])
-def test_run_writes_every_output(tmp_path, root, method):
-    result = _run(method, tmp_path)
+@pytest.mark.parametrize("method,criterion", [("spos", "senas"), ("senas", "senas"), ("senas", "magnitude")])
+def test_run_writes_every_output(tmp_path, root, method, criterion):
+    result = _run(method, tmp_path, criterion=criterion)
     for name in ("result.json", "ranking.parquet", "tau_curve.parquet", "operators.parquet"):
         assert (tmp_path / name).exists(), name
     assert -1.0 <= result["tau"] <= 1.0

@@ -12,10 +12,12 @@ import torch
 
 from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table, create_criterion
 from benchmark.errors import NasBenchError
-from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.data.loader import TensorBatches
+from benchmark.methods.base import METHODS, NUM_CLASSES, OneShotRun
 from benchmark.models.nb201_expanded import ExpandableNB201Supernet
 from benchmark.shrinking import shrink
 from benchmark.spaces.nb201 import format_arch
+from benchmark.relaxation import RELAXATIONS, require_relaxation
 from benchmark.training import make_optimizer
 
 NORMALIZATIONS = ("mean", "range")
@@ -32,6 +34,8 @@ class SENAS(OneShotRun):
     def validate(self) -> None:
         cfg, p = self.cfg, self.p
         CRITERIA.get(cfg.criterion)
+        if cfg.criterion == "magnitude":
+            require_relaxation(cfg.space)  # DARTS weights need a relaxation of the space
         if cfg.normalization not in NORMALIZATIONS:
             raise NasBenchError(f"unknown normalization {cfg.normalization!r}",
                                 f"choose one of: {', '.join(NORMALIZATIONS)}")
@@ -41,6 +45,21 @@ class SENAS(OneShotRun):
                 f"k={p.remove_per_stage} operations per stage x {p.stages} stages exceeds the {removable} "
                 "that can be removed while keeping one operation per edge",
                 f"set remove_per_stage <= {removable // p.stages}")
+
+    def setup(self) -> None:
+        super().setup()
+        self.relaxation = None
+        if self.cfg.criterion == "magnitude":
+            cfg, p, d = self.cfg, self.p, self.data
+            self.relaxation = RELAXATIONS.get(cfg.space)(self.space, NUM_CLASSES[cfg.dataset], p.C, p.N, p,
+                                                         self.device, cfg.seed)
+            # alpha steps read the validation split, shuffled and augmented like NB201's DARTS search loader
+            self._darts_val = TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
+                                            p.batch_size, shuffle=True, augment=True, seed=cfg.seed + 1)
+
+    def _darts_val_batches(self, epoch: int) -> TensorBatches:
+        self._darts_val.set_epoch(epoch)
+        return self._darts_val
 
     # ------------------------------------------------------------------ Algorithm 1, lines 2-7
     def criterion(self):
@@ -61,9 +80,12 @@ class SENAS(OneShotRun):
     def end_of_stage(self, stage: int) -> None:
         if self.p.remove_per_stage == 0:
             return
+        if self.relaxation is not None:  # DARTS trains as many epochs as the supernet did this stage
+            log = self.relaxation.train_epochs(self.p.epochs_per_stage, self._epoch_batches, self._darts_val_batches)
+            self.log(f"stage {stage}: DARTS relaxation {log[-1]}")
         ctx = CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
                                gt_accuracy=self.gt_table() if self.cfg.criterion == "groundtruth" else None,
-                               seed=self.cfg.seed * 1000 + stage)
+                               seed=self.cfg.seed * 1000 + stage, relaxation=self.relaxation)
         scores = self.criterion().score(self.space, ctx)
         record = shrink(self.space, scores, self.p.remove_per_stage)
         gt_ops = self.gt.operation_scores(self.cfg.dataset)
@@ -97,11 +119,16 @@ class SENAS(OneShotRun):
 
     # ------------------------------------------------------------------ resume
     def extra_state(self) -> dict[str, Any]:
-        return {"groups": [list(g) for g in self.model.groups]}
+        state: dict[str, Any] = {"groups": [list(g) for g in self.model.groups]}
+        if self.relaxation is not None:
+            state["relaxation"] = self.relaxation.state_dict()
+        return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.model.rebuild(self.space, [tuple(g) for g in state.get("groups", [])])
         self.model.to(self.device)
+        if self.relaxation is not None:
+            self.relaxation.load_state_dict(state["relaxation"])
 
     def extra_result(self) -> dict[str, Any]:
         return {"criterion": self.cfg.criterion, "normalization": self.cfg.normalization,

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 
+from benchmark.cli_options import SET, parse_overrides
 from benchmark.errors import NasBenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -41,24 +42,26 @@ def _emit(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     typer.echo(json.dumps(obj, indent=2) if as_json else "\n".join(lines))
 
 
-def parse_overrides(items: list[str]) -> dict[str, str]:
-    """``["lr=0.1", "epochs_per_stage=5"]`` -> dict; a malformed item is a one-line error."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set epochs_per_stage=5")
-        out[key.strip()] = value.strip()
-    return out
-
-
 # ---------------------------------------------------------------------------------------------- arch
 @arch_app.command("info")
-def arch_info(arch: str = typer.Argument(..., help="An NB201 string or an official index 0..15624."),
+def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 0..15624; darts: a genotype "
+                                                  "name (DARTS_V2, PDARTS), a Genotype(...) string or a file."),
               dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
+              space: str = typer.Option("nb201", help="nb201 | darts"),
+              imagenet: bool = typer.Option(False, "--imagenet/--cifar",
+                                            help="darts: the ImageNet mobile network (14 cells, C=48)."),
               as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
               data_root: Optional[str] = DATA_ROOT) -> None:
-    """Index, string, parameters, FLOPs and ground-truth accuracies of one NB201 architecture."""
+    """Index, string, parameters, FLOPs and ground truth of an NB201 architecture, or the size of the
+    network built from a DARTS genotype."""
+    if space == "darts":
+        from benchmark.darts.cli import darts_arch_info
+
+        info = darts_arch_info(arch, imagenet)
+        _emit(info, as_json, [f"{k:<9}{v}" for k, v in info.items()])
+        return
+    if space != "nb201":
+        raise NasBenchError(f"arch info does not know space {space!r}", "use --space nb201 or --space darts")
     from analysis.groundtruth import default_groundtruth
     from benchmark.models.complexity import nb201_params_flops
     from benchmark.paths import data_root as resolve_root
@@ -128,7 +131,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
         expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
-        overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+        overrides: list[str] = SET,
         data_root: Optional[str] = DATA_ROOT,
         groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
@@ -162,7 +165,7 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
             preset: str = typer.Option("tiny", help="tiny | paper"),
             seeds: int = typer.Option(1, help="Seeds 0..N-1 for both methods."),
             dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
-            overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+            overrides: list[str] = SET,
             device: str = typer.Option("auto", help="auto | cpu | cuda"),
             data_root: Optional[str] = DATA_ROOT) -> None:
     """SE-NAS against SPOS on NB201: both methods over the same seeds, Kendall's tau, and figures."""
@@ -310,7 +313,7 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (NB201: 200 epochs)"),
                      out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
                      device: str = typer.Option("auto", help="auto | cpu | cuda"),
-                     overrides: list[str] = typer.Option([], "--set", help="Override a preset value: KEY=VALUE."),
+                     overrides: list[str] = SET,
                      data_root: Optional[str] = DATA_ROOT,
                      quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
                      as_json: bool = typer.Option(False, "--json")) -> None:

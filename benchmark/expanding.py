@@ -8,11 +8,15 @@ keeps its own copy of weights, named by :func:`partial_key`.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
-from typing import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+from torch import nn
 
 from benchmark.errors import NasBenchError
-from benchmark.spaces.base import Arch
+from benchmark.spaces.base import Arch, SearchSpace
 
 
 def merge_groups(sizes: Sequence[int], T: int) -> list[tuple[int, ...]]:
@@ -50,3 +54,52 @@ def partial_key(arch: Arch, group: Sequence[int]) -> str:
             "pass a group returned by merge_groups",
         )
     return ",".join(map(str, group)) + ":" + "|".join(arch[s] for s in group)
+
+
+def plan_child_spaces(space: SearchSpace, group_of: Mapping[int, tuple[int, ...]], T: int,
+                      slots: range | None = None) -> list[tuple[int, ...]]:
+    """Child spaces after merging over the contiguous ``slots`` (default: all), existing ones kept whole.
+
+    The units are the existing child spaces (``group_of`` maps each of their slots to the whole group) and
+    the free slots; they are merged shallow to deep by :func:`merge_groups` on their sizes (products of
+    alive-op counts), so a later merge only unites earlier child spaces ("generated successively",
+    "without overlaps", Sec. 3.4). An existing child space that joins no merge stays as it is.
+    """
+    slots = range(space.num_slots) if slots is None else slots
+    units: list[tuple[int, ...]] = []
+    slot = slots.start
+    while slot < slots.stop:
+        unit = group_of.get(slot, (slot,))
+        units.append(unit)
+        slot = unit[-1] + 1
+    sizes = [math.prod(len(space.alive[s]) for s in u) for u in units]
+    merged = merge_groups(sizes, T)
+    grouped = {i for g in merged for i in g}
+    out = [tuple(s for i in g for s in units[i]) for g in merged]
+    out += [u for i, u in enumerate(units) if len(u) > 1 and i not in grouped]
+    return sorted(out)
+
+
+def partial_models(space: SearchSpace, groups: Sequence[tuple[int, ...]]) -> Iterator[tuple[tuple[int, ...], Arch]]:
+    """Every partial model of every child space in ``groups``, as (group, arch): ``arch`` takes the partial
+    model's ops on the group's slots and the first alive op elsewhere."""
+    filler = tuple(ops[0] for ops in space.alive)
+    for group in groups:
+        for ops in itertools.product(*(space.alive[s] for s in group)):
+            arch = list(filler)
+            for s, op in zip(group, ops):
+                arch[s] = op
+            yield group, tuple(arch)
+
+
+def copy_partial_weights(sources: Iterable[tuple[str, nn.Module]]
+                         ) -> tuple[nn.ModuleDict, list[tuple[nn.Parameter, nn.Parameter]]]:
+    """A deep copy of every (key, source module) (Algorithm 1 lines 5-7), and the (copy, source) parameter
+    pairs so an optimizer's momentum can follow the copy. ``sources`` is consumed before returning."""
+    copies: dict[str, nn.Module] = {}
+    origins: list[tuple[nn.Parameter, nn.Parameter]] = []
+    for key, source in sources:
+        module = copy.deepcopy(source)
+        copies[key] = module
+        origins += list(zip(module.parameters(), source.parameters()))
+    return nn.ModuleDict(copies), origins

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ContextManager, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -71,7 +73,7 @@ class FastPath:
     def replace(self, **changes: Any) -> FastPath:
         return dataclasses.replace(self, **changes)
 
-    def autocast(self, device_type: str) -> ContextManager:
+    def autocast(self, device_type: str) -> AbstractContextManager:
         """``torch.autocast`` with ``autocast_dtype`` on ``device_type``, or nothing when it is ``None``."""
         if self.autocast_dtype is None:
             return contextlib.nullcontext()

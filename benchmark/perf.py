@@ -25,8 +25,9 @@ import os
 import platform
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -209,8 +210,10 @@ def xautodl_contender(cfg: PerfConfig, device: torch.device, train_batch: Batch,
             loss.item()
             (logits.argmax(1) == y).float().mean().item()
 
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return model(x)[1]
+
     def evaluate(archs: list[Arch]) -> None:
-        forward = lambda x: model(x)[1]  # noqa: E731
         for arch in archs:
             model.arch_cache = structure(arch)
             correct = 0
@@ -323,7 +326,10 @@ def _run_perf(cfg: PerfConfig, log: Callable[[str], None]) -> dict[str, Any]:
         notes.append("peak memory: n/a (no CUDA device and /proc/self/clear_refs is not writable)")
 
     rng = random.Random(cfg.seed)
-    draw = lambda n: [tuple(rng.choice(OPS) for _ in EDGES) for _ in range(n)]  # noqa: E731
+
+    def draw(n: int) -> list[Arch]:
+        return [tuple(rng.choice(OPS) for _ in EDGES) for _ in range(n)]
+
     for r in range(cfg.warmup + cfg.repeats):
         timed = r >= cfg.warmup
         train_archs, eval_archs = draw(cfg.steps), draw(cfg.eval_archs)
@@ -376,14 +382,14 @@ def format_report(report: dict[str, Any]) -> list[str]:
     cfg, hw, v = report["config"], report["hardware"], report["versions"]
     cpu_time = "ratios_cpu_time" in report
     where = hw.get("gpu") or f"{hw['cpu']}, {hw['torch_threads']} torch threads"
-    lines = [f"nasbench perf on {report['device']} ({where}); torch {v['torch']}, toolkit {v['toolkit']}, "
-             f"xautodl {v['xautodl'] or 'not installed'}",
-             f"NB201 supernet C={cfg['C']} N={cfg['N']}, {cfg['num_classes']} classes, synthetic 32x32 "
-             f"images, batch {cfg['batch_size']}; warm-up {cfg['warmup']}, {cfg['repeats']} repeats, "
-             "contenders interleaved",
+    lines = [(f"nasbench perf on {report['device']} ({where}); torch {v['torch']}, toolkit {v['toolkit']}, "
+              f"xautodl {v['xautodl'] or 'not installed'}"),
+             (f"NB201 supernet C={cfg['C']} N={cfg['N']}, {cfg['num_classes']} classes, synthetic 32x32 "
+              f"images, batch {cfg['batch_size']}; warm-up {cfg['warmup']}, {cfg['repeats']} repeats, "
+              "contenders interleaved"),
              f"toolkit fast path: {report['fast_path']['toolkit']}",
-             "eager: the toolkit with every optimisation off (fp32, NCHW, per-tensor SGD loop, one "
-             "architecture at a time)"]
+             ("eager: the toolkit with every optimisation off (fp32, NCHW, per-tensor SGD loop, one "
+              "architecture at a time)")]
     titles = {"train": f"training: {cfg['steps']} steps per repeat, one random path per step",
               "eval": (f"evaluation: {cfg['eval_archs']} architectures per repeat, each BN-recalibrated on "
                        f"{cfg['recal_batches']} x {cfg['batch_size']} images then run on {cfg['val_images']} "

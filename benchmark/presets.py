@@ -6,10 +6,10 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from benchmark.errors import NasBenchError
+from benchmark.settings import named_preset, parse_overrides
 
 
 @dataclass(frozen=True)
@@ -79,45 +79,14 @@ PRESETS: dict[str, Preset] = {
 }
 
 _BN_EVAL = ("recalibrate", "batch", "tracked")
-_OPTIONAL = ("max_train", "max_val", "rank_archs", "weight_avg_k")
 _SPLITS = ("senas", "nb201")
 
 
 def get_preset(name: str, overrides: dict[str, str] | None = None) -> Preset:
     """A named preset with ``key=value`` overrides applied and checked."""
-    if name not in PRESETS:
-        raise NasBenchError(f"unknown preset {name!r}", f"choose one of: {', '.join(PRESETS)}")
-    preset = PRESETS[name]
-    if overrides:
-        preset = dataclasses.replace(preset, **{k: _parse(preset, k, v) for k, v in overrides.items()})
+    preset = parse_overrides(named_preset(PRESETS, name), overrides)
     validate(preset)
     return preset
-
-
-def _parse(preset: Preset, key: str, value: str):
-    fields = {f.name: f for f in dataclasses.fields(preset)}
-    if key not in fields or key == "name":
-        allowed = ", ".join(k for k in fields if k != "name")
-        raise NasBenchError(f"unknown setting {key!r}", f"use one of: {allowed}")
-    current = getattr(preset, key)
-    if not isinstance(value, str):
-        return value
-    try:
-        if key == "tau_epochs":
-            return tuple(int(v) for v in value.split(",") if v)
-        if value.lower() == "none" and key in _OPTIONAL:
-            return None
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1")
-        if isinstance(current, int) or key in _OPTIONAL:
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-    except ValueError:
-        raise NasBenchError(f"setting {key}={value!r} is not a valid {type(current).__name__}") from None
-    return value
 
 
 def validate(p: Preset) -> None:

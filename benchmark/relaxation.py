@@ -83,8 +83,7 @@ class DartsRelaxation:
         self.preset = preset
         with torch.random.fork_rng(devices=[]):  # seeded init that leaves the run's global RNG alone
             torch.manual_seed(seed)
-            self.network = NB201MixedNetwork(num_classes, C, N, bn_affine=False, bn_track=preset.bn_track,
-                                             space=space)
+            self.network = self.build_network(num_classes, C, N, preset)
             alpha = ALPHA_INIT_STD * torch.randn(len(space.slots), max(len(c) for c in space.choices))
         self.network.to(device)
         self.alpha = nn.Parameter(alpha.to(device))
@@ -92,6 +91,10 @@ class DartsRelaxation:
         self.a_optimizer = torch.optim.Adam([self.alpha], lr=ARCH_LR, betas=ARCH_BETAS,
                                             weight_decay=ARCH_WEIGHT_DECAY)
         self.epoch = 0
+
+    def build_network(self, num_classes: int, C: int, N: int, preset: Preset) -> nn.Module:
+        """The mixed network over ``self.space`` (a subclass builds its own space's; seeded by the caller)."""
+        return NB201MixedNetwork(num_classes, C, N, bn_affine=False, bn_track=preset.bn_track, space=self.space)
 
     def train_epochs(self, epochs: int, train_batches: BatchSource,
                      val_batches: BatchSource) -> list[dict[str, float]]:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.errors import NasBenchError
@@ -31,6 +32,7 @@ from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
+from benchmark.settings import named_preset
 from benchmark.spaces.nb201 import format_arch
 from benchmark.training import cosine_lr
 
@@ -69,10 +71,7 @@ STANDALONE_PRESETS: dict[str, StandalonePreset] = {
 def get_standalone_preset(name: str, overrides: Mapping[str, Any] | None = None,
                           where: str = "--set") -> StandalonePreset:
     """A named standalone preset with typed overrides applied, then checked."""
-    if name not in STANDALONE_PRESETS:
-        raise NasBenchError(f"unknown standalone preset {name!r}",
-                            f"choose one of: {', '.join(STANDALONE_PRESETS)}")
-    preset = dataclasses.replace(STANDALONE_PRESETS[name],
+    preset = dataclasses.replace(named_preset(STANDALONE_PRESETS, name, "standalone preset"),
                                  **typed_overrides(StandalonePreset, overrides or {}, where))
     for key in ("C", "N", "epochs", "batch_size", "eval_batch_size"):
         if getattr(preset, key) < 1:
@@ -175,16 +174,9 @@ class StandaloneRun:
                                     "optimizer": self.optimizer.state_dict()})
 
     def load_checkpoint(self) -> bool:
-        if not self.ckpt_path.exists():
+        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=True)
+        if ck is None:
             return False
-        try:
-            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
-            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
-                                "delete it to restart the run from scratch") from None
-        if ck["identity"] != self.cfg.identity():
-            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
-                                "use another --out directory or delete the old run")
         self.state = StandaloneState(**ck["state"])
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])

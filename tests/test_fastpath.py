@@ -27,7 +27,7 @@ from benchmark.samplers import UniformSampler
 from benchmark.spaces.nb201 import EDGES, OPS, nb201_space
 from benchmark.training import make_optimizer, train_one_epoch
 
-# every NB201 operation, plus the two extremes
+# seven seeded random architectures, then all-none, all-3x3-convolution and a lone skip connection
 ARCHS = [tuple(random.Random(s).choice(OPS) for _ in EDGES) for s in range(7)] + [
     ("none",) * 6, ("nor_conv_3x3",) * 6, ("skip_connect", "none", "none", "none", "none", "none")]
 # CUDA's default fast path minus what needs a GPU (autocast is tested separately, bf16 on CPU)
@@ -72,7 +72,6 @@ def cifar():
         root = data_root()
     except NasBenchError as e:
         pytest.skip(f"shared data not found: {e}")
-    torch.set_num_threads(1)
     d = load_dataset("cifar10", root, scheme="senas", seed=0, n_val=1000, max_train=128, max_val=500)
     recal = list(TensorBatches(d.train_x, d.train_y, d.mean, d.std, 64, shuffle=False, drop_last=True))
     x = torch.cat([b[0] for b in TensorBatches(d.val_x, d.val_y, d.mean, d.std, 500, shuffle=False)])

@@ -39,8 +39,8 @@ from benchmark.imagenet.driver import (RunLog, check_identity, check_steps, eval
 from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
 from benchmark.imagenet.retrain import RetrainConfig
 from benchmark.imagenet.search import cache_batches
-from benchmark.imagenet.train import (evaluate, fast_settings, load_checkpoint, make_ema, make_sgd, save_checkpoint,
-                                      train_epoch, unwrap, wrap_ddp)
+from benchmark.imagenet.train import (evaluate, fast_settings, load_checkpoint, make_ema, make_sgd, resume_training,
+                                      save_checkpoint, save_training, skipped_images, train_epoch, wrap_ddp)
 from benchmark.io import read_json, write_json, write_parquet
 from benchmark.models.complexity import count_params
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
@@ -317,8 +317,8 @@ class _BSNASRun:
             set_epoch(self.loader, epoch)
             stats = train_epoch(self.ddp, forward, self.loader, self.optimizer, self.scheduler, dist, self.autocast,
                                 channels_last=self.channels_last, log=self.log, log_every=p.log_every, epoch=epoch)
-            skipped = all_reduce_sum(torch.tensor([float(self.loader.dataset.skipped)], device=dist.device), dist)
-            stats.update(epoch=epoch + 1, skipped_images=int(skipped.item()), space_size=self.space.size())
+            stats.update(epoch=epoch + 1, skipped_images=skipped_images(dist, self.loader),
+                         space_size=self.space.size())
             self.state["train_log"].append(stats)
             self.state["timings"]["train_s"] += stats["seconds"]
             self.state["epoch"] = epoch + 1
@@ -385,16 +385,8 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     optimizer = make_sgd(model, p.lr, p.momentum, p.weight_decay)
     scheduler = warmup_cosine(optimizer, min(p.warmup_epochs, p.retrain_epochs) * steps, p.retrain_epochs * steps)
     ema = make_ema(model, p.ema_decay) if p.ema_decay > 0 else None
-    state: dict[str, Any] = {"epoch": 0, "log": []}
-    ckpt = load_checkpoint(out / "checkpoint.pt", dist.device) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(ckpt["ema"])
-        state = ckpt["state"]
-        log(f"resumed after epoch {state['epoch']}")
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": ema}
+    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
     ddp = wrap_ddp(model, dist)
     log(f"retraining {','.join(arch)} ({count_params(model) / 1e6:.3f}M parameters) for {p.retrain_epochs} epochs "
         f"on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
@@ -415,9 +407,7 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
         state["epoch"] = epoch + 1
         log(f"epoch {epoch + 1}/{p.retrain_epochs}: loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
             f"top-5 {stats['val_top5']:.2f}%")
-        save_checkpoint(out / "checkpoint.pt", {
-            "model": unwrap(ddp).state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(), "state": state}, dist)
+        save_training(out / "checkpoint.pt", parts, state, dist)
     last = state["log"][-1]
     result = {"arch": arch_record(spring, arch, p.input_size, len(index.classes)), "preset": dataclasses.asdict(p),
               "seed": cfg.seed, "world_size": dist.world_size, "top1": last["val_top1"], "top5": last["val_top5"],

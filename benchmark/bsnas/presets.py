@@ -13,10 +13,10 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 from benchmark.errors import NasBenchError
+from benchmark.settings import named_preset, parse_overrides
 from benchmark.spaces.mobilenet_bsnas import TABLE1, Cluster, SpringConfig
 
 
@@ -86,44 +86,11 @@ PRESETS: dict[str, BSNASPreset] = {
         iterations=2, topk=3, n_crossover=2, n_mutation=2, retrain_epochs=1, log_every=1),
 }
 
-_OPTIONAL = ("max_train_images",)
-_TUPLES = {"budgets_m": float, "keep": int}
-
-
 def get_preset(name: str, overrides: dict[str, str] | None = None) -> BSNASPreset:
     """A named preset with ``key=value`` overrides applied and checked."""
-    if name not in PRESETS:
-        raise NasBenchError(f"unknown BS-NAS preset {name!r}", f"choose one of: {', '.join(PRESETS)}")
-    preset = PRESETS[name]
-    if overrides:
-        preset = dataclasses.replace(preset, **{k: _parse(preset, k, v) for k, v in overrides.items()})
+    preset = parse_overrides(named_preset(PRESETS, name, "BS-NAS preset"), overrides)
     validate(preset)
     return preset
-
-
-def _parse(preset: BSNASPreset, key: str, value: str):
-    fields = {f.name for f in dataclasses.fields(preset)} - {"name"}
-    if key not in fields:
-        raise NasBenchError(f"unknown setting {key!r}", f"use one of: {', '.join(sorted(fields))}")
-    current = getattr(preset, key)
-    if not isinstance(value, str):
-        return value
-    try:
-        if key in _TUPLES:
-            return tuple(_TUPLES[key](v) for v in value.split(",") if v.strip())
-        if key in _OPTIONAL:
-            return None if value.lower() == "none" else int(value)
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1")
-        if isinstance(current, int):
-            return int(value)
-        if isinstance(current, float):
-            return float(value)
-    except ValueError:
-        raise NasBenchError(f"setting {key}={value!r} is not a valid {type(current).__name__}") from None
-    return value
 
 
 def validate(p: BSNASPreset) -> None:

@@ -12,24 +12,12 @@ from typing import Any
 
 import typer
 
-from benchmark.errors import NasBenchError
+from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
 
 darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, seconds) | paper (SE-NAS Sec. 4.3 / P-DARTS settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
-SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
-
-
-def parse_overrides(items: list[str]) -> dict[str, str]:
-    """``["lr=0.1"]`` -> ``{"lr": "0.1"}``; a malformed item is a one-line error."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set epochs=5")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def genotype_text(value: str) -> str:
@@ -55,7 +43,7 @@ def search(preset: str = PRESET,
     from benchmark.darts.presets import SEARCH_PRESETS, get_preset
     from benchmark.darts.search import DartsSearch, DartsSearchConfig
 
-    cfg = DartsSearchConfig(preset=get_preset(SEARCH_PRESETS, preset, parse_overrides(overrides)), seed=seed,
+    cfg = DartsSearchConfig(preset=get_preset(SEARCH_PRESETS, preset, parse_overrides(overrides, "epochs=5")), seed=seed,
                             criterion=criterion, normalization=normalization, expand=expand, device=device,
                             data_root=data_root)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
@@ -72,8 +60,7 @@ def search(preset: str = PRESET,
 def retrain(genotype: str = typer.Option(..., "--genotype",
                                          help="DARTS_V1 | DARTS_V2 | PDARTS, a Genotype(...) string or a genotype.txt"),
             preset: str = PRESET,
-            data_root: str | None = typer.Option(None, "--data-root", help="ImageNet folder holding train/ and "
-                                                                              "val/ (else <data root>/imagenet)."),
+            data_root: str | None = IMAGENET_DATA_ROOT,
             out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
             seed: int = typer.Option(0, "--seed"),
             device: str = DEVICE,
@@ -88,9 +75,9 @@ def retrain(genotype: str = typer.Option(..., "--genotype",
     from benchmark.darts.retrain import retrain as run_retrain
     from benchmark.distributed import cleanup, init_distributed, is_main
 
-    cfg = DartsRetrainConfig(genotype=genotype_text(genotype), preset=preset, overrides=parse_overrides(overrides),
-                             data_root=data_root, seed=seed, device=device, flops_budget_m=flops_budget,
-                             resume=resume)
+    cfg = DartsRetrainConfig(genotype=genotype_text(genotype), preset=preset,
+                             overrides=parse_overrides(overrides, "epochs=5"), data_root=data_root, seed=seed,
+                             device=device, flops_budget_m=flops_budget, resume=resume)
     dist = init_distributed(device=device)
     try:
         result = run_retrain(cfg, out)

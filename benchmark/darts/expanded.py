@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import copy
 import itertools
-import math
 from collections.abc import Iterator, Sequence
 
 from torch import nn
 
-from benchmark.expanding import merge_groups, partial_key
+from benchmark.expanding import copy_partial_weights, partial_key, partial_models, plan_child_spaces
 from benchmark.models.darts_network import DartsSupernet
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.darts import CELL_KINDS, EDGE_SLOT, PAIR_SLOT, SLOT_EDGE, SLOT_KIND, SLOT_NODE, kept
@@ -48,23 +47,14 @@ def copy_key(cell_index: int, slot: int, op: str, partial: str) -> str:
     return f"c{cell_index}/s{slot}/{op}/{partial}"
 
 
-def plan_child_spaces(group_of: dict[int, tuple[int, ...]], space: SearchSpace, T: int) -> list[tuple[int, ...]]:
-    """Child spaces after merging (Sec. 3.4), within each cell kind: units are the existing child spaces and
-    the free slots, merged shallow to deep while the product of their alive sizes stays <= T."""
+def plan_kind_child_spaces(group_of: dict[int, tuple[int, ...]], space: SearchSpace,
+                           T: int) -> list[tuple[int, ...]]:
+    """Child spaces after merging (Sec. 3.4, :func:`benchmark.expanding.plan_child_spaces`), within each
+    cell kind (its slots are contiguous)."""
     out: list[tuple[int, ...]] = []
     for kind in CELL_KINDS:
         slots = [s for s in range(space.num_slots) if SLOT_KIND[s] == kind]
-        units: list[tuple[int, ...]] = []
-        slot, end = slots[0], slots[-1] + 1
-        while slot < end:
-            unit = group_of.get(slot, (slot,))
-            units.append(unit)
-            slot = unit[-1] + 1
-        sizes = [math.prod(len(space.alive[s]) for s in u) for u in units]
-        merged = merge_groups(sizes, T)
-        grouped = {i for g in merged for i in g}
-        out += [tuple(s for i in g for s in units[i]) for g in merged]
-        out += [u for i, u in enumerate(units) if len(u) > 1 and i not in grouped]
+        out += plan_child_spaces(space, group_of, T, range(slots[0], slots[-1] + 1))
     return sorted(out)
 
 
@@ -87,26 +77,20 @@ class ExpandableDartsSupernet(DartsSupernet):
 
     def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]) -> Iterator[tuple[int, int, Arch, str]]:
         """(cell, slot, arch, copy key) of every stateful edge operation of every partial model, once."""
-        filler = tuple(ops[0] for ops in space.alive)
         seen: set[str] = set()
-        for group in groups:
-            for ops in itertools.product(*(space.alive[s] for s in group)):
-                arch = list(filler)
-                for s, op in zip(group, ops):
-                    arch[s] = op
-                arch = tuple(arch)
-                canon = canonical(arch, group)
-                partial = partial_key(canon, group)
-                for s in group:
-                    if SLOT_EDGE[s] is None or canon[s] == "none":
+        for group, arch in partial_models(space, groups):
+            canon = canonical(arch, group)
+            partial = partial_key(canon, group)
+            for s in group:
+                if SLOT_EDGE[s] is None or canon[s] == "none":
+                    continue
+                for k in range(self.layers):
+                    if self.kind(k) != SLOT_KIND[s]:
                         continue
-                    for k in range(self.layers):
-                        if self.kind(k) != SLOT_KIND[s]:
-                            continue
-                        key = copy_key(k, s, arch[s], partial)
-                        if key not in seen and stateful(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch)):
-                            seen.add(key)
-                            yield k, s, arch, key
+                    key = copy_key(k, s, arch[s], partial)
+                    if key not in seen and stateful(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch)):
+                        seen.add(key)
+                        yield k, s, arch, key
 
     def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
         """Merge child spaces and copy weights for each partial model (Algorithm 1 lines 4-7).
@@ -114,15 +98,10 @@ class ExpandableDartsSupernet(DartsSupernet):
         Returns (new parameter, the parameter it was copied from) pairs, so an optimizer's momentum can
         follow the copy. Copies of partial models that shrinking removed are dropped.
         """
-        groups = plan_child_spaces(self._group_of, space, T)
-        copies: dict[str, nn.Module] = {}
-        origins: list[tuple[nn.Parameter, nn.Parameter]] = []
-        for k, s, arch, key in self._copy_targets(space, groups):
-            source = self.edge_op(k, SLOT_EDGE[s], arch[s], arch)  # resolved with the groups before this merge
-            module = copy.deepcopy(source)
-            copies[key] = module
-            origins += list(zip(module.parameters(), source.parameters()))
-        self.copies = nn.ModuleDict(copies)
+        groups = plan_kind_child_spaces(self._group_of, space, T)
+        self.copies, origins = copy_partial_weights(  # sources resolved with the groups before this merge
+            (key, self.edge_op(k, SLOT_EDGE[s], arch[s], arch))
+            for k, s, arch, key in self._copy_targets(space, groups))
         self.set_groups(groups)
         return origins
 

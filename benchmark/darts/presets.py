@@ -11,11 +11,11 @@ in each ``result.json``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from benchmark.errors import NasBenchError
+from benchmark.settings import named_preset, parse_overrides
 
 P = TypeVar("P")
 
@@ -119,35 +119,9 @@ RETRAIN_PRESETS: dict[str, RetrainPreset] = {
 }
 
 
-def _parse(preset: Any, key: str, value: str) -> Any:
-    fields = {f.name: f for f in dataclasses.fields(preset) if f.name != "name"}
-    if key not in fields:
-        raise NasBenchError(f"unknown setting {key!r}", f"use one of: {', '.join(fields)}")
-    current = getattr(preset, key)
-    kind = fields[key].type
-    try:
-        if value.lower() == "none" and "None" in str(kind):
-            return None
-        if isinstance(current, bool):
-            if value.lower() not in ("true", "false", "1", "0"):
-                raise ValueError(value)
-            return value.lower() in ("true", "1")
-        if "float" in str(kind):
-            return float(value)
-        if "int" in str(kind):
-            return int(value)
-    except ValueError:
-        raise NasBenchError(f"setting {key}={value!r} is not a valid {kind}", f"give {key} a {kind}") from None
-    return value
-
-
 def get_preset(presets: dict[str, P], name: str, overrides: dict[str, str] | None = None) -> P:
     """A named preset with ``key=value`` overrides applied and checked."""
-    if name not in presets:
-        raise NasBenchError(f"unknown preset {name!r}", f"choose one of: {', '.join(presets)}")
-    preset = presets[name]
-    if overrides:
-        preset = dataclasses.replace(preset, **{k: _parse(preset, k, v) for k, v in overrides.items()})
+    preset = parse_overrides(named_preset(presets, name), overrides)
     validate(preset)
     return preset
 

@@ -25,14 +25,7 @@ from torch import nn
 from benchmark.darts.presets import SearchPreset
 from benchmark.errors import NasBenchError
 from benchmark.models.darts_network import DartsSkeleton, SearchCell
-from benchmark.relaxation import (
-    ALPHA_INIT_STD,
-    ARCH_BETAS,
-    ARCH_LR,
-    ARCH_WEIGHT_DECAY,
-    RELAXATIONS,
-    DartsRelaxation,
-)
+from benchmark.relaxation import RELAXATIONS, DartsRelaxation
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.darts import (
     EDGE_INDEX,
@@ -44,7 +37,6 @@ from benchmark.spaces.darts import (
     darts_space,
     pair_inputs,
 )
-from benchmark.training import make_optimizer
 
 SlotWeights = Mapping[str, torch.Tensor | float]
 
@@ -93,25 +85,13 @@ class DartsMixedNetwork(DartsSkeleton):
 
 @RELAXATIONS.register("darts")
 class DartsSpaceRelaxation(DartsRelaxation):
-    """First-order DARTS on the alive DARTS space; ``C`` and ``layers`` size its own search network.
+    """First-order DARTS on the alive DARTS space; ``C`` and ``layers`` (the constructor's fourth argument)
+    size its own search network.
 
     Same interface and state as the NB201 relaxation (``epoch``, :meth:`train_epochs`, :meth:`weights`,
-    :meth:`state_dict`); only the network is built here.
+    :meth:`state_dict`); only the network is built here (:meth:`build_network`).
     """
 
-    def __init__(self, space: SearchSpace, num_classes: int, C: int, layers: int, preset: SearchPreset,
-                 device: torch.device | str, seed: int):
-        # not super().__init__: that builds the NB201 network; the remaining state is set up alike
-        self.space = space
-        self.preset = preset
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            self.network = DartsMixedNetwork(num_classes, C, layers, bn_track=preset.bn_track, space=space)
-            alpha = ALPHA_INIT_STD * torch.randn(len(space.slots), max(len(c) for c in space.choices))
-        self.network.to(device)
-        self.alpha = nn.Parameter(alpha.to(device))
-        self.w_optimizer = make_optimizer(self.network, preset)
-        self.a_optimizer = torch.optim.Adam([self.alpha], lr=ARCH_LR, betas=ARCH_BETAS,
-                                            weight_decay=ARCH_WEIGHT_DECAY)
-        self.epoch = 0
+    def build_network(self, num_classes: int, C: int, layers: int, preset: SearchPreset) -> nn.Module:
+        return DartsMixedNetwork(num_classes, C, layers, bn_track=preset.bn_track, space=self.space)
 

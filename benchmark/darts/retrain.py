@@ -38,9 +38,9 @@ from benchmark.imagenet.driver import RunLog, check_identity, check_steps, image
 from benchmark.imagenet.train import (
     evaluate,
     fast_settings,
-    load_checkpoint,
-    save_checkpoint,
-    unwrap,
+    resume_training,
+    save_training,
+    skipped_images,
     wrap_ddp,
 )
 from benchmark.io import write_json
@@ -154,13 +154,8 @@ def retrain(cfg: DartsRetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     if channels_last:
         model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
-    state: dict[str, Any] = {"epoch": 0, "log": []}
-    ckpt = load_checkpoint(out / "checkpoint.pt", dist.device) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        state = ckpt["state"]
-        log(f"resumed after epoch {state['epoch']}")
+    parts = {"model": model, "optimizer": optimizer}
+    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
     ddp = wrap_ddp(model, dist)
     log(f"retraining {name or 'genotype'} ({params_m:.3f}M parameters, {flops_m:.1f}M multiply-accumulates) for "
         f"{p.epochs} epochs on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
@@ -172,15 +167,12 @@ def retrain(cfg: DartsRetrainConfig, out_dir: str | Path) -> dict[str, Any]:
         model.drop_path_prob = p.drop_path_prob * epoch / p.epochs
         stats = train_epoch_aux(ddp, loader, optimizer, dist, p, autocast, channels_last, log, epoch)
         stats["val_top1"], stats["val_top5"] = evaluate(ddp, _logits, val_loader, dist, autocast, channels_last)
-        skipped = all_reduce_sum(torch.tensor([float(loader.dataset.skipped + val_loader.dataset.skipped)],
-                                              device=dist.device), dist)
-        stats.update(epoch=epoch + 1, lr=lr, skipped_images=int(skipped.item()))
+        stats.update(epoch=epoch + 1, lr=lr, skipped_images=skipped_images(dist, loader, val_loader))
         state["log"].append(stats)
         state["epoch"] = epoch + 1
         log(f"epoch {epoch + 1}/{p.epochs}: lr {lr:.4g} loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
             f"top-5 {stats['val_top5']:.2f}%")
-        save_checkpoint(out / "checkpoint.pt", {"model": unwrap(ddp).state_dict(), "optimizer": optimizer.state_dict(),
-                                                "state": state}, dist)
+        save_training(out / "checkpoint.pt", parts, state, dist)
     last = state["log"][-1]
     result = {"genotype": str(genotype), "name": name, "setting": setting.describe(), "params_m": params_m,
               "flops_m": flops_m, "preset": dataclasses.asdict(p), "seed": cfg.seed, "world_size": dist.world_size,

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmark.checkpoint import read_checkpoint
 from benchmark.criteria import CRITERIA, CriterionContext, create_criterion
 from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
 from benchmark.darts.expanded import ExpandableDartsSupernet
@@ -305,16 +306,9 @@ class DartsSearch:
             "relaxation": None if self.relaxation is None else self.relaxation.state_dict()})
 
     def load_checkpoint(self) -> bool:
-        if not self.ckpt_path.exists():
+        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=False, run="search")
+        if ck is None:
             return False
-        try:
-            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
-            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
-                                "delete it to restart the search from scratch") from None
-        if ck["identity"] != self.cfg.identity():
-            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
-                                "use another --out directory or delete the old run")
         self.state = SearchState(**ck["state"])
         self.space.restrict(ck["alive"])
         self.model.rebuild(self.space, [tuple(g) for g in ck["groups"]])

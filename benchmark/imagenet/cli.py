@@ -9,28 +9,15 @@ from typing import Optional
 
 import typer
 
+from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
 from benchmark.errors import NasBenchError
 
 imagenet_app = typer.Typer(no_args_is_help=True, help="ImageNet searches and retraining (SE-NAS Sec. 4.3).")
 mobilenet_app = typer.Typer(no_args_is_help=True, help="The MobileNet-like space (SE-NAS Table 2).")
 imagenet_app.add_typer(mobilenet_app, name="mobilenet")
 
-DATA_ROOT = typer.Option(None, "--data-root", help="ImageNet folder holding train/ and val/ "
-                                                   "(else <data root>/imagenet).")
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, generated folder) | paper (Sec. 4.3 settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda (one GPU per torchrun process)")
-SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
-
-
-def parse_overrides(items: list[str]) -> dict[str, str]:
-    """``["lr=0.1"]`` -> ``{"lr": "0.1"}``; a malformed item is a one-line error."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise NasBenchError(f"--set {item!r} is not KEY=VALUE", "write e.g. --set batch_size=512")
-        out[key.strip()] = value.strip()
-    return out
 
 
 def parse_budgets(text: str | None) -> tuple[float, ...] | None:
@@ -49,7 +36,7 @@ def parse_budgets(text: str | None) -> tuple[float, ...] | None:
 @mobilenet_app.command("search")
 def search(method: str = typer.Option("senas", "--method", help="senas | spos | bsnas"),
            preset: str = PRESET,
-           data_root: Optional[str] = DATA_ROOT,
+           data_root: Optional[str] = IMAGENET_DATA_ROOT,
            out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
            seed: int = typer.Option(0, "--seed"),
            device: str = DEVICE,
@@ -67,7 +54,7 @@ def search(method: str = typer.Option("senas", "--method", help="senas | spos | 
 
     cls = IMAGENET_METHODS.get(method)
     options = {"criterion": criterion, "normalization": normalization, "expand": expand, "fair": fair}
-    cfg = SearchConfig(method=method, preset=preset, overrides=parse_overrides(overrides), data_root=data_root,
+    cfg = SearchConfig(method=method, preset=preset, overrides=parse_overrides(overrides, "batch_size=512"), data_root=data_root,
                        seed=seed, device=device, budgets_m=parse_budgets(flops), resume=resume,
                        options=options if method in ("senas", "spos") else {})
     dist = init_distributed(device=device)
@@ -97,7 +84,7 @@ def _arch_space(path: Path) -> str | None:
 @mobilenet_app.command("retrain")
 def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.json written by search."),
             preset: str = PRESET,
-            data_root: Optional[str] = DATA_ROOT,
+            data_root: Optional[str] = IMAGENET_DATA_ROOT,
             out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
             seed: int = typer.Option(0, "--seed"),
             device: str = DEVICE,
@@ -115,7 +102,7 @@ def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.jso
     else:
         from benchmark.imagenet.retrain import retrain as run_retrain
 
-    sets = parse_overrides(overrides)
+    sets = parse_overrides(overrides, "batch_size=512")
     if label_smoothing is not None:
         sets["label_smoothing"] = str(label_smoothing)
     if ema is not None:

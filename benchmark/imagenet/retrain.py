@@ -15,12 +15,12 @@ from typing import Any, Mapping
 import torch
 
 from benchmark.data.imagenet import scan_imagenet, set_epoch
-from benchmark.distributed import all_reduce_sum, check_batch, init_distributed, is_main
+from benchmark.distributed import check_batch, init_distributed, is_main
 from benchmark.imagenet.driver import (RunLog, arch_record, check_identity, check_steps, eval_loader, imagenet_root,
                                        preset_dict, read_arch, subset, train_loader)
 from benchmark.imagenet.presets import get_preset
-from benchmark.imagenet.train import (evaluate, fast_settings, linear_decay, load_checkpoint, make_ema, make_sgd,
-                                      save_checkpoint, train_epoch, unwrap, wrap_ddp)
+from benchmark.imagenet.train import (evaluate, fast_settings, linear_decay, make_ema, make_sgd, resume_training,
+                                      save_training, skipped_images, train_epoch, wrap_ddp)
 from benchmark.io import write_json
 from benchmark.models.complexity import count_params
 from benchmark.models.mobilenet import mobilenet_network
@@ -69,16 +69,8 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     optimizer = make_sgd(model, p.lr, p.momentum, p.weight_decay)
     scheduler = linear_decay(optimizer, total_steps)
     ema = make_ema(model, p.ema_decay) if p.ema_decay > 0 else None
-    state: dict[str, Any] = {"epoch": 0, "log": []}
-    ckpt = load_checkpoint(out / "checkpoint.pt", dist.device) if cfg.resume else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        if ema is not None:
-            ema.load_state_dict(ckpt["ema"])
-        state = ckpt["state"]
-        log(f"resumed after epoch {state['epoch']}")
+    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": ema}
+    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
     ddp = wrap_ddp(model, dist)
     log(f"retraining {','.join(arch)} ({count_params(model) / 1e6:.3f}M parameters) for {p.retrain_epochs} epochs "
         f"on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
@@ -94,16 +86,12 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
         if ema is not None:
             stats["ema_top1"], stats["ema_top5"] = evaluate(ema.module, forward, val_loader, dist, autocast,
                                                             channels_last)
-        skipped = all_reduce_sum(torch.tensor([float(loader.dataset.skipped + val_loader.dataset.skipped)],
-                                              device=dist.device), dist)
-        stats.update(epoch=epoch + 1, skipped_images=int(skipped.item()))
+        stats.update(epoch=epoch + 1, skipped_images=skipped_images(dist, loader, val_loader))
         state["log"].append(stats)
         state["epoch"] = epoch + 1
         log(f"epoch {epoch + 1}/{p.retrain_epochs}: loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
             f"top-5 {stats['val_top5']:.2f}% {stats['images_per_s']:.1f} images/s")
-        save_checkpoint(out / "checkpoint.pt", {
-            "model": unwrap(ddp).state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(), "state": state}, dist)
+        save_training(out / "checkpoint.pt", parts, state, dist)
     last = state["log"][-1]
     result = {"arch": arch_record(arch, skeleton), "preset": preset_dict(p), "seed": cfg.seed,
               "world_size": dist.world_size, "top1": last["val_top1"], "top5": last["val_top5"],

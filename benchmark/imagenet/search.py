@@ -36,7 +36,7 @@ from benchmark.imagenet.driver import (RunLog, arch_record, check_identity, chec
 from benchmark.imagenet.presets import CRITERIA, PRESETS, MobileNetPreset, get_preset
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
 from benchmark.imagenet.train import (fast_settings, linear_decay, load_checkpoint, make_sgd, save_checkpoint,
-                                      train_epoch, wrap_ddp)
+                                      skipped_images, train_epoch, wrap_ddp)
 from benchmark.io import write_json, write_parquet
 from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
@@ -289,9 +289,8 @@ class _SearchRun:
             stats = train_epoch(self.ddp, forward, self.loader, self.optimizer, self.scheduler, dist,
                                 self.autocast, channels_last=self.channels_last, log=self.log,
                                 log_every=p.log_every, epoch=epoch)
-            skipped = all_reduce_sum(torch.tensor([float(self.loader.dataset.skipped)], device=dist.device), dist)
-            stats.update(epoch=epoch + 1, stage=p.stage_of_epoch(epoch), skipped_images=int(skipped.item()),
-                         space_size=self.space.size())
+            stats.update(epoch=epoch + 1, stage=p.stage_of_epoch(epoch),
+                         skipped_images=skipped_images(dist, self.loader), space_size=self.space.size())
             self.state["train_log"].append(stats)
             self.state["timings"]["train_s"] += stats["seconds"]
             self.log(f"epoch {epoch + 1}/{p.search_epochs} (stage {stats['stage']}): loss {stats['loss']:.4f} "

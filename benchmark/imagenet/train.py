@@ -156,6 +156,12 @@ def evaluate(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, dist: Di
     return 100.0 * float(counts[0]) / n, 100.0 * float(counts[1]) / n
 
 
+def skipped_images(dist: DistInfo, *loaders: Any) -> int:
+    """Unreadable images the ``loaders``' datasets skipped so far, summed over all processes."""
+    count = torch.tensor([float(sum(loader.dataset.skipped for loader in loaders))], device=dist.device)
+    return int(all_reduce_sum(count, dist).item())
+
+
 # ------------------------------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: str | Path, state: dict[str, Any], dist: DistInfo | None) -> None:
     """Write ``state`` atomically from the main process (others wait), so a kill never leaves half a file."""
@@ -170,3 +176,23 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dic
     if not path.is_file():
         return None
     return torch.load(path, map_location=device, weights_only=False)
+
+
+def resume_training(path: str | Path, device: torch.device | str, parts: dict[str, Any], log: Log,
+                    resume: bool = True) -> dict[str, Any]:
+    """The ``{"epoch", "log"}`` state of the checkpoint at ``path``, with every part (model, optimizer,
+    scheduler, EMA; ``None`` skipped) restored from it; a fresh state without a checkpoint or ``resume``."""
+    ckpt = load_checkpoint(path, device) if resume else None
+    if ckpt is None:
+        return {"epoch": 0, "log": []}
+    for key, part in parts.items():
+        if part is not None:
+            part.load_state_dict(ckpt[key])
+    log(f"resumed after epoch {ckpt['state']['epoch']}")
+    return ckpt["state"]
+
+
+def save_training(path: str | Path, parts: dict[str, Any], state: dict[str, Any], dist: DistInfo | None) -> None:
+    """Checkpoint ``parts`` (``None`` stays ``None``) and ``state`` for :func:`resume_training`."""
+    save_checkpoint(path, {**{key: None if part is None else part.state_dict() for key, part in parts.items()},
+                           "state": state}, dist)

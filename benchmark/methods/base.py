@@ -24,10 +24,12 @@ import torch
 from torch import nn
 
 import benchmark
+from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_archs
+from benchmark.fastpath import FastPath
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.io import read_json, torch_save, write_json, write_parquet
 from benchmark.paths import data_root
@@ -125,9 +127,10 @@ class OneShotRun:
                                  max_train=p.max_train, max_val=p.max_val)
         torch.manual_seed(cfg.seed)
         self.space = SPACES.get(cfg.space).build()
-        self.model = self.build_model().to(self.device)
+        self.fast = FastPath.for_device(self.device)  # CPU: every optimisation off, exact eager results
+        self.model = self.fast.prepare_model(self.build_model().to(self.device))
         self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
-        self.optimizer = make_optimizer(self.model, p)
+        self.optimizer = make_optimizer(self.model, p, self.fast)
         d = self.data
         self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
         self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
@@ -161,7 +164,7 @@ class OneShotRun:
         """Supernet accuracy P(a) of each architecture (Eq. 4 weights, the run's BatchNorm policy)."""
         with progress_bar(what, len(archs), self.progress) as advance:
             return evaluate_archs(self.eval_model, archs, self.val_batches, self.p.bn_eval, self.recal_batches,
-                                  progress=advance)
+                                  progress=advance, fast=self.fast)
 
     def ranking_archs(self) -> list[Arch]:
         """Architectures of the current space to rank: all of them, or a sample of ``rank_archs`` drawn
@@ -224,21 +227,14 @@ class OneShotRun:
         })
 
     def load_checkpoint(self) -> bool:
-        if not self.ckpt_path.exists():
+        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=False)
+        if ck is None:
             return False
-        try:
-            ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        except Exception as e:  # noqa: BLE001 - a corrupt checkpoint is reported, never used
-            raise NasBenchError(f"checkpoint {self.ckpt_path} is unreadable ({type(e).__name__})",
-                                "delete it to restart the run from scratch") from None
-        if ck["identity"] != self.cfg.identity():
-            raise NasBenchError(f"{self.ckpt_path} belongs to a different configuration",
-                                "use another --out directory or delete the old run")
         self.state = RunState(**ck["state"])
         self.space.restrict(ck["alive"])
         self.load_extra_state(ck["extra"])
         self.model.load_state_dict(ck["model"])
-        self.optimizer = make_optimizer(self.model, self.p)
+        self.optimizer = make_optimizer(self.model, self.p, self.fast)
         self.optimizer.load_state_dict(ck["optimizer"])
         self.sampler.load_state_dict(ck["sampler"])
         if ck["averager"] is not None:
@@ -256,7 +252,7 @@ class OneShotRun:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.load_checkpoint():
             self.log(f"resuming {self.out} after epoch {self.state.epoch}")
-        p, total = self.p, self.p.total_epochs
+        total = self.p.total_epochs
         total_steps = total * self.steps_per_epoch
         with progress_bar(f"{self.method} training", total - self.state.epoch, self.progress) as advance:
             for epoch in range(self.state.epoch + 1, total + 1):
@@ -278,7 +274,7 @@ class OneShotRun:
         t0 = time.perf_counter()
         stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
                                 first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
-                                on_step=on_step)
+                                on_step=on_step, fast=self.fast)
         self.state.timings["train_s"] += time.perf_counter() - t0
         self.state.train_log.append({"epoch": epoch, **stats})
         self.state.epoch = epoch

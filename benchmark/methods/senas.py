@@ -111,7 +111,7 @@ class SENAS(OneShotRun):
         """A new optimizer over the expanded parameters; copies inherit their source's momentum."""
         old = self.optimizer
         source = {id(new): src for new, src in origins}
-        self.optimizer = make_optimizer(self.model, self.p)
+        self.optimizer = make_optimizer(self.model, self.p, self.fast)
         for param in self.optimizer.param_groups[0]["params"]:
             state = old.state.get(param) or old.state.get(source.get(id(param)))
             if state:

@@ -12,15 +12,13 @@ and a plain MobileNetV2 built from the same blocks (Sandler et al., 2018: 300M M
 from __future__ import annotations
 
 import copy
-import itertools
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from benchmark.expanding import merge_groups, partial_key
+from benchmark.expanding import copy_partial_weights, partial_key, partial_models, plan_child_spaces
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import IDENTITY, MobileNetSkeleton, check_arch, mobilenet_space, parse_op
 
@@ -227,45 +225,23 @@ class MobileNetSupernet(_Trunk):
     # --------------------------------------------------------------- expanding (SE-NAS Algorithm 1 lines 4-7)
     def plan_groups(self, space: SearchSpace, T: int) -> list[tuple[int, ...]]:
         """Child spaces after merging; existing ones stay whole (units merged shallow to deep, size <= T)."""
-        units: list[tuple[int, ...]] = []
-        layer = 0
-        while layer < space.num_slots:
-            group = self._group_of.get(layer, (layer,))
-            units.append(group)
-            layer = group[-1] + 1
-        sizes = [math.prod(len(space.alive[s]) for s in u) for u in units]
-        merged = merge_groups(sizes, T)
-        grouped = {i for g in merged for i in g}
-        out = [tuple(s for i in g for s in units[i]) for g in merged]
-        out += [u for i, u in enumerate(units) if len(u) > 1 and i not in grouped]
-        return sorted(out)
+        return plan_child_spaces(space, self._group_of, T)
 
     def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]):
         """(layer, arch, partial key) of every non-identity layer op of every partial model."""
-        filler = tuple(ops[0] for ops in space.alive)
-        for group in groups:
-            for ops in itertools.product(*(space.alive[s] for s in group)):
-                arch = list(filler)
-                for s, op in zip(group, ops):
-                    arch[s] = op
-                arch = tuple(arch)
-                partial = partial_key(arch, group)
-                for s in group:
-                    if arch[s] != IDENTITY:
-                        yield s, arch, partial
+        for group, arch in partial_models(space, groups):
+            partial = partial_key(arch, group)
+            for s in group:
+                if arch[s] != IDENTITY:
+                    yield s, arch, partial
 
     def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
         """Merge child spaces and copy weights per partial model; returns (copy, source) parameter pairs
         so an optimizer's momentum can follow. Copies of removed partial models are dropped."""
         groups = self.plan_groups(space, T)
-        copies: dict[str, nn.Module] = {}
-        origins: list[tuple[nn.Parameter, nn.Parameter]] = []
-        for s, arch, partial in self._copy_targets(space, groups):
-            source = self.layer_op(s, arch[s], arch)  # resolved with the groups before this merge
-            module = copy.deepcopy(source)
-            copies[copy_key(s, arch[s], partial)] = module
-            origins += list(zip(module.parameters(), source.parameters()))
-        self.copies = nn.ModuleDict(copies)
+        self.copies, origins = copy_partial_weights(  # sources resolved with the groups before this merge
+            (copy_key(s, arch[s], partial), self.layer_op(s, arch[s], arch))
+            for s, arch, partial in self._copy_targets(space, groups))
         self.set_groups(groups)
         return origins
 

@@ -18,12 +18,10 @@ Choices (see ``docs/senas.md``):
 from __future__ import annotations
 
 import copy
-import itertools
-import math
 
 from torch import nn
 
-from benchmark.expanding import merge_groups, partial_key
+from benchmark.expanding import copy_partial_weights, partial_key, partial_models, plan_child_spaces
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.spaces.base import Arch, SearchSpace
 
@@ -52,33 +50,16 @@ class ExpandableNB201Supernet(NB201Supernet):
 
     def plan_groups(self, space: SearchSpace, T: int) -> list[tuple[int, ...]]:
         """Child spaces after merging, existing ones kept whole (units merged shallow to deep, size <= T)."""
-        units: list[tuple[int, ...]] = []
-        edge = 0
-        while edge < space.num_slots:
-            group = self._group_of.get(edge, (edge,))
-            units.append(group)
-            edge = group[-1] + 1
-        sizes = [math.prod(len(space.alive[s]) for s in u) for u in units]
-        merged = merge_groups(sizes, T)
-        grouped = {i for g in merged for i in g}
-        out = [tuple(s for i in g for s in units[i]) for g in merged]
-        out += [u for i, u in enumerate(units) if len(u) > 1 and i not in grouped]
-        return sorted(out)
+        return plan_child_spaces(space, self._group_of, T)
 
     def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]):
         """(cell, edge, arch, partial key) of every stateful edge operation of every partial model."""
-        filler = tuple(ops[0] for ops in space.alive)
-        for group in groups:
-            for ops in itertools.product(*(space.alive[s] for s in group)):
-                arch = list(filler)
-                for s, op in zip(group, ops):
-                    arch[s] = op
-                arch = tuple(arch)
-                partial = partial_key(arch, group)
-                for s in group:
-                    if arch[s] not in STATELESS:
-                        for k in range(len(self.cell_positions)):
-                            yield k, s, arch, partial
+        for group, arch in partial_models(space, groups):
+            partial = partial_key(arch, group)
+            for s in group:
+                if arch[s] not in STATELESS:
+                    for k in range(len(self.cell_positions)):
+                        yield k, s, arch, partial
 
     def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
         """Merge child spaces and copy weights for each partial model (Algorithm 1 lines 4-7).
@@ -87,14 +68,9 @@ class ExpandableNB201Supernet(NB201Supernet):
         follow the copy. Copies of partial models that shrinking removed are dropped.
         """
         groups = self.plan_groups(space, T)
-        copies: dict[str, nn.Module] = {}
-        origins: list[tuple[nn.Parameter, nn.Parameter]] = []
-        for k, s, arch, partial in self._copy_targets(space, groups):
-            source = self.edge_op(k, s, arch[s], arch)  # resolved with the groups before this merge
-            module = copy.deepcopy(source)
-            copies[copy_key(k, s, arch[s], partial)] = module
-            origins += list(zip(module.parameters(), source.parameters()))
-        self.copies = nn.ModuleDict(copies)
+        self.copies, origins = copy_partial_weights(  # sources resolved with the groups before this merge
+            (copy_key(k, s, arch[s], partial), self.edge_op(k, s, arch[s], arch))
+            for k, s, arch, partial in self._copy_targets(space, groups))
         self.set_groups(groups)
         return origins
 

@@ -1,0 +1,68 @@
+"""The ``nasbench`` command line: JSON outputs, every registered space, and one-line errors (exit 2)."""
+
+import json
+import sys
+
+import pytest
+
+from benchmark.cli import main
+from benchmark.spaces import SPACES
+
+
+def nasbench(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["nasbench", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_arch_info_json_by_index_and_string(monkeypatch, capsys, root):
+    code, out, _ = nasbench(monkeypatch, capsys, "arch", "info", "6111", "--json")
+    info = json.loads(out)
+    assert code == 0 and set(info) == {"index", "arch", "params_m", "flops_m", "gt"}
+    assert info["gt"]["cifar10/ori-test"] == pytest.approx(94.3733, abs=1e-3)
+    code, out, _ = nasbench(monkeypatch, capsys, "arch", "info", info["arch"], "--json", "--dataset", "cifar100")
+    again = json.loads(out)
+    assert again["index"] == 6111 and set(again["gt"]) == {"cifar100/x-valid", "cifar100/x-test"}
+
+
+@pytest.mark.parametrize("space", SPACES.names())
+def test_space_info_for_every_registered_space(monkeypatch, capsys, space):
+    code, out, _ = nasbench(monkeypatch, capsys, "space", "info", space, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["slots"] >= 1 and info["size"] > 1
+    assert {"slots", "size", "flops_min_m", "flops_max_m"} <= set(info)
+    if info["flops_min_m"] is not None:
+        assert 0 < info["flops_min_m"] < info["flops_max_m"]
+
+
+def test_nb201_space_info(monkeypatch, capsys):
+    info = json.loads(nasbench(monkeypatch, capsys, "space", "info", "nb201", "--json")[1])
+    assert info["slots"] == 6 and info["size"] == 15625 and info["ops_per_slot"] == [5] * 6
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["arch", "info", "|nor_conv_3x3~0|+|none~0|"], "malformed NB201 architecture string"),
+    (["arch", "info", "15625"], "out of range"),
+    (["arch", "info", "0", "--dataset", "svhn"], "unknown dataset"),
+    (["space", "info", "nb999"], "unknown search space"),
+    (["run", "spos", "--preset", "huge", "--out", "OUT"], "unknown preset"),
+    (["run", "spos", "--dataset", "mnist", "--out", "OUT"], "unknown dataset"),
+    (["run", "spos", "--set", "epochz=3", "--out", "OUT"], "unknown setting 'epochz'"),
+    (["run", "spos", "--set", "lr", "--out", "OUT"], "is not KEY=VALUE"),
+    (["run", "spos", "--set", "bn_eval=tracked", "--out", "OUT"], "needs running statistics"),
+    (["run", "senas", "--criterion", "oracle", "--out", "OUT"], "unknown criterion"),
+    (["run", "spos", "--data-root", "/nonexistent/data", "--out", "OUT"], "does not exist"),
+    (["run", "bogus", "--out", "OUT"], "unknown method"),
+])
+def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, root, args, needle):
+    args = [str(tmp_path / "run") if a == "OUT" else a for a in args]
+    code, _, err = nasbench(monkeypatch, capsys, *args)
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
+    assert not (tmp_path / "run").exists()

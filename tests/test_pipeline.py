@@ -4,7 +4,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from benchmark.errors import NasBenchError
 from benchmark.methods import METHODS, RunConfig

@@ -164,6 +164,8 @@ def _criterion_key(criterion: str) -> tuple[int, str]:
 
 
 def _panel_title(label: str, criterion: str) -> str:
+    if criterion == label:  # a method that shrinks by its own rule (BS-NAS step-shrinking)
+        return f"{label} method"
     name = CRITERION_NAMES.get(criterion, criterion)
     return name if label in (OURS, f"{OURS} [{criterion}]") else f"{name} - {label}"
 

@@ -265,6 +265,9 @@ def load_results(results_dir: str | Path) -> Results:
         for name in TABLES:
             tables[name].append(_read_table(root, row, name))
     frames = {name: _concat(parts) for name, parts in tables.items()}
+    ops = frames["operators"]
+    if len(ops):  # a method without a criterion option (BS-NAS rates by R_i) is its own criterion
+        frames["operators"] = ops.assign(criterion=ops["criterion"].where(ops["criterion"].notna(), ops["label"]))
     standalone_df = pd.DataFrame(standalone, columns=["run_id", "dataset", "seed", "preset", "arch",
                                                       "val_acc", "test_acc"])
     return Results(root=root, index=index, standalone=standalone_df, configs=configs, scales=scales, **frames)

@@ -66,3 +66,16 @@ def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, root, a
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, capsys, tmp_path, root):
+    from tests.conftest import FAST
+
+    sets = [arg for k, v in FAST.items() for arg in ("--set", f"{k}={v}")]
+    code, out, _ = nasbench(monkeypatch, capsys, "compare", "--out", str(tmp_path), "--device", "cpu", *sets)
+    assert code == 0
+    assert "spos  seed 0  Kendall's tau" in out and "senas  seed 0  Kendall's tau" in out
+    assert "not comparable with the paper" in out
+    for name in ("fig7_tau_curve.png", "tau_comparison.png", "ranking_scatter.png"):
+        assert (tmp_path / "figures" / name).stat().st_size > 0

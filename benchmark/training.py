@@ -34,6 +34,20 @@ def make_optimizer(model: nn.Module, preset: Preset, fast: FastPath | None = Non
     return optimizer
 
 
+def rebuild_optimizer(old: torch.optim.Optimizer, model: nn.Module, preset: Preset,
+                      origins: list[tuple[nn.Parameter, nn.Parameter]], fast: FastPath | None = None,
+                      ) -> torch.optim.Optimizer:
+    """A new optimizer over a supernet that SE-NAS expanding grew (Sec. 3.4): parameters that existed keep
+    their state; each weight copy inherits the state of the parameter it was copied from (``origins``)."""
+    source = {id(new): src for new, src in origins}
+    optimizer = make_optimizer(model, preset, fast)
+    for param in optimizer.param_groups[0]["params"]:
+        state = old.state.get(param) or old.state.get(source.get(id(param)))
+        if state:
+            optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
+    return optimizer
+
+
 def _zero_momentum_for_new_paths(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:
     """Give a zero momentum buffer to each parameter stepped for the first time.
 

@@ -48,7 +48,7 @@ from benchmark.search.constraints import FlopsConstraint
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
-from benchmark.training import make_optimizer, train_one_epoch
+from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
 
 DATASET = "cifar10"
 NUM_CLASSES = 10
@@ -200,21 +200,12 @@ class DartsSearch:
         self.sampler.space_changed()
         if self.cfg.expand:
             origins = self.model.expand(self.space, self.p.merge_threshold)
-            self._rebuild_optimizer(origins)
+            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins)
             if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
                 self.averager.module.expand(self.space, self.p.merge_threshold)
             self.log(f"stage {stage}: {len(self.model.groups)} child spaces, "
                      f"{len(self.model.copies)} copied edge operations")
 
-    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
-        """A new optimizer over the expanded parameters; copies inherit their source's momentum."""
-        old = self.optimizer
-        source = {id(new): src for new, src in origins}
-        self.optimizer = make_optimizer(self.model, self.p)
-        for param in self.optimizer.param_groups[0]["params"]:
-            state = old.state.get(param) or old.state.get(source.get(id(param)))
-            if state:
-                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
 
     # ------------------------------------------------------------------ the run
     def run(self) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-import torch
 
 from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table, create_criterion
 from benchmark.errors import NasBenchError
@@ -18,7 +17,7 @@ from benchmark.models.nb201_expanded import ExpandableNB201Supernet
 from benchmark.shrinking import shrink
 from benchmark.spaces.nb201 import format_arch
 from benchmark.relaxation import RELAXATIONS, require_relaxation
-from benchmark.training import make_optimizer
+from benchmark.training import rebuild_optimizer
 
 NORMALIZATIONS = ("mean", "range")
 
@@ -101,21 +100,12 @@ class SENAS(OneShotRun):
         self.sampler.space_changed()
         if self.cfg.expand:
             origins = self.model.expand(self.space, self.p.merge_threshold)
-            self._rebuild_optimizer(origins)
+            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
             if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
                 self.averager.module.expand(self.space, self.p.merge_threshold)
             self.log(f"stage {stage}: child spaces {self.model.groups} "
                      f"({len(self.model.copies)} copied edge operations)")
 
-    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
-        """A new optimizer over the expanded parameters; copies inherit their source's momentum."""
-        old = self.optimizer
-        source = {id(new): src for new, src in origins}
-        self.optimizer = make_optimizer(self.model, self.p, self.fast)
-        for param in self.optimizer.param_groups[0]["params"]:
-            state = old.state.get(param) or old.state.get(source.get(id(param)))
-            if state:
-                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
 
     # ------------------------------------------------------------------ resume
     def extra_state(self) -> dict[str, Any]:

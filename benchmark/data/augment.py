@@ -34,15 +34,27 @@ def random_crop_flip(x: torch.Tensor, generator: torch.Generator, padding: int |
     return padded.gather(2, flat).reshape(b, c, h, w)
 
 
-def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+def channel_stats(mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor,
+                  device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean``/``std`` as C x 1 x 1 float32 tensors on ``device`` (build once per loader: on a GPU each
+    build is a host-to-device copy that waits for the device)."""
+    def as_tensor(v: Sequence[float] | torch.Tensor) -> torch.Tensor:
+        t = torch.as_tensor(v, dtype=torch.float32, device=device)
+        return t if t.dim() == 3 else t[:, None, None]
+
+    return as_tensor(mean), as_tensor(std)
+
+
+def normalize(x: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor,
+              ) -> torch.Tensor:
     """uint8 images -> float32 ``(x / 255 - mean) / std`` per channel."""
-    m = torch.tensor(mean, dtype=torch.float32, device=x.device)[:, None, None]
-    s = torch.tensor(std, dtype=torch.float32, device=x.device)[:, None, None]
+    m, s = channel_stats(mean, std, x.device)
     return (x.float().div_(255) - m) / s
 
 
 def augment(
-    x: torch.Tensor, mean: Sequence[float], std: Sequence[float], generator: torch.Generator,
+    x: torch.Tensor, mean: Sequence[float] | torch.Tensor, std: Sequence[float] | torch.Tensor,
+    generator: torch.Generator,
     padding: int | None = None,
 ) -> torch.Tensor:
     """Crop + flip (:func:`random_crop_flip`) then :func:`normalize`; uint8 in, float32 out."""

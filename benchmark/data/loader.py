@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from benchmark.data.augment import augment as augment_batch
-from benchmark.data.augment import normalize
+from benchmark.data.augment import channel_stats, normalize
 from benchmark.errors import NasBenchError
 
 
@@ -48,7 +48,7 @@ class TensorBatches:
             raise NasBenchError(f"batch_size={batch_size} is not positive", "use a batch size of 1 or more")
         self.x = x if device is None else x.to(device)
         self.y = y if device is None else y.to(device)
-        self.mean, self.std = tuple(mean), tuple(std)
+        self.mean, self.std = channel_stats(mean, std, self.x.device)  # once, not per batch
         self.batch_size, self.shuffle, self.drop_last, self.augment = batch_size, shuffle, drop_last, augment
         self.seed, self.epoch = seed, 0
 

@@ -40,13 +40,19 @@ def _env_int(name: str, default: int) -> int:
         raise NasBenchError(f"${name}={value!r} is not an integer", "launch with torchrun") from None
 
 
-def _device(requested: str | None, local_rank: int) -> torch.device:
+def resolve_device(requested: str | None) -> torch.device:
+    """``auto``/None -> CUDA when available, else CPU; ``cuda`` without a GPU is a one-line error."""
     if requested in (None, "auto"):
-        return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
+    return device
+
+
+def _device(requested: str | None, local_rank: int) -> torch.device:
+    device = resolve_device(requested)
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
         if local_rank >= torch.cuda.device_count():
             raise NasBenchError(f"local rank {local_rank} has no GPU ({torch.cuda.device_count()} visible)",
                                 "start at most one process per GPU (torchrun --nproc_per_node)")

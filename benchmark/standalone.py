@@ -25,6 +25,7 @@ from torch import nn
 from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
+from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
 from benchmark.harness.settings import typed_overrides
 from benchmark.io import read_json, torch_save, write_json
@@ -137,16 +138,9 @@ class StandaloneRun:
     def ckpt_path(self) -> Path:
         return self.out / "checkpoint.pt"
 
-    def _device(self) -> torch.device:
-        if self.cfg.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.cfg.device.startswith("cuda") and not torch.cuda.is_available():
-            raise NasBenchError("device cuda asked for, but no CUDA device is available", "use --device cpu")
-        return torch.device(self.cfg.device)
-
     def setup(self) -> None:
         cfg, p = self.cfg, self.p
-        self.device = self._device()
+        self.device = resolve_device(self.cfg.device)
         d = load_dataset(cfg.dataset, data_root(cfg.data_root), scheme="nb201", seed=p.split_seed,
                          max_train=p.max_train, max_val=p.max_val)
         test_x, test_y = _seeded_subset(d.test_x, d.test_y, p.max_test, p.split_seed)

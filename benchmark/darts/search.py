@@ -36,6 +36,7 @@ from benchmark.darts.presets import SearchPreset
 from benchmark.darts.relaxation import DartsSpaceRelaxation
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
+from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_arch
 from benchmark.io import atomic_path, read_json, torch_save, write_json, write_parquet
@@ -121,14 +122,12 @@ class DartsSearch:
         if unsupported:
             raise NasBenchError(f"criterion {cfg.criterion!r} needs {', '.join(unsupported)}, which the DARTS space "
                                 "does not have (no ground truth)", "use --criterion senas, accuracy, magnitude or random")
-        if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-            raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
+        resolve_device(cfg.device)
 
     def setup(self) -> None:
         cfg, p = self.cfg, self.p
         self.validate()
-        auto = "cuda" if torch.cuda.is_available() else "cpu"
-        self.device = torch.device(auto if cfg.device == "auto" else cfg.device)
+        self.device = resolve_device(cfg.device)
         self.data = load_dataset(DATASET, data_root(cfg.data_root), scheme=p.split, seed=cfg.seed, n_val=p.n_val,
                                  max_train=p.max_train, max_val=p.max_val)
         torch.manual_seed(cfg.seed)

@@ -27,6 +27,7 @@ import benchmark
 from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
+from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
@@ -103,13 +104,6 @@ class OneShotRun:
         self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
 
     # ------------------------------------------------------------------ setup
-    def _device(self) -> torch.device:
-        if self.cfg.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.cfg.device.startswith("cuda") and not torch.cuda.is_available():
-            raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
-        return torch.device(self.cfg.device)
-
     def setup(self) -> None:
         from analysis.groundtruth import default_groundtruth, load_groundtruth
 
@@ -122,7 +116,7 @@ class OneShotRun:
         self.validate()
         root = data_root(cfg.data_root)
         self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)
-        self.device = self._device()
+        self.device = resolve_device(self.cfg.device)
         self.data = load_dataset(cfg.dataset, root, scheme=p.split, seed=cfg.seed, n_val=p.n_val,
                                  max_train=p.max_train, max_val=p.max_val)
         torch.manual_seed(cfg.seed)

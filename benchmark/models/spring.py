@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark.models.mobilenet import init_weights
 from benchmark.spaces.base import Arch
 from benchmark.spaces.mobilenet_bsnas import SpringConfig, check_arch, op_width, parse_op
 
@@ -100,19 +101,6 @@ def _stem(cfg: SpringConfig) -> tuple[nn.Sequential, nn.Sequential]:
     separable = nn.Sequential(*_conv_bn(cfg.stem, cfg.stem, 3, groups=cfg.stem), nn.ReLU6(inplace=True),
                               *_conv_bn(cfg.stem, cfg.separable, 1))
     return stem, separable
-
-
-def init_weights(model: nn.Module) -> None:
-    """MobileNetV2's initialisation: convolutions He-normal (fan out), BatchNorm 1/0, classifier N(0, 0.01)."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
 
 
 def _layout(cfg: SpringConfig) -> list[dict]:

@@ -8,8 +8,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import torch
 
-from benchmark.data.augment import augment as augment_batch
-from benchmark.data.augment import channel_stats, normalize
+from benchmark.data.augment import channel_stats, crop_flip, default_padding, draw_crop_flip, normalize
 from benchmark.errors import NasBenchError
 
 
@@ -51,6 +50,7 @@ class TensorBatches:
         self.mean, self.std = channel_stats(mean, std, self.x.device)  # once, not per batch
         self.batch_size, self.shuffle, self.drop_last, self.augment = batch_size, shuffle, drop_last, augment
         self.seed, self.epoch = seed, 0
+        self.padding = default_padding(self.x.shape[2])
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -60,17 +60,29 @@ class TensorBatches:
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order, draws = self._epoch_draws()
+        for i in range(len(self)):
+            lo, hi = i * self.batch_size, min((i + 1) * self.batch_size, len(self.y))
+            if order is None:
+                xb, yb = self.x[lo:hi], self.y[lo:hi]
+            else:
+                idx = order[lo:hi]
+                xb, yb = self.x[idx], self.y[idx]
+            if draws is not None:
+                xb = crop_flip(xb, draws[:, lo:hi], self.padding)
+            yield normalize(xb, self.mean, self.std), yb
+
+    def _epoch_draws(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The epoch's shuffled order and crop/flip draws (3 x images), made on the CPU generator in the
+        order of a per-batch loop (the order, then each batch's draws) and moved to the data's device in
+        one copy: no host-to-device transfer inside the epoch."""
         g = epoch_generator(self.seed, self.epoch)
         n = len(self.y)
-        order = torch.randperm(n, generator=g).to(self.x.device) if self.shuffle else None
-        for i in range(len(self)):
-            lo = i * self.batch_size
-            if order is None:
-                xb, yb = self.x[lo:lo + self.batch_size], self.y[lo:lo + self.batch_size]
-            else:
-                idx = order[lo:lo + self.batch_size]
-                xb, yb = self.x[idx], self.y[idx]
-            if self.augment:
-                yield augment_batch(xb, self.mean, self.std, g), yb
-            else:
-                yield normalize(xb, self.mean, self.std), yb
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.zeros(0, dtype=torch.long)
+        draws = torch.zeros(3, 0, dtype=torch.long)
+        if self.augment and len(self):
+            sizes = [min(self.batch_size, n - i * self.batch_size) for i in range(len(self))]
+            draws = torch.cat([draw_crop_flip(b, self.padding, g) for b in sizes], dim=1)
+        both = torch.cat([order, draws.flatten()]).to(self.x.device, non_blocking=True)
+        return (both[:n] if self.shuffle else None,
+                both[len(order):].view(3, -1) if self.augment else None)

@@ -7,6 +7,7 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.settings import named_preset, parse_overrides
@@ -82,7 +83,7 @@ _BN_EVAL = ("recalibrate", "batch", "tracked")
 _SPLITS = ("senas", "nb201")
 
 
-def get_preset(name: str, overrides: dict[str, str] | None = None) -> Preset:
+def get_preset(name: str, overrides: dict[str, Any] | None = None) -> Preset:
     """A named preset with ``key=value`` overrides applied and checked."""
     preset = parse_overrides(named_preset(PRESETS, name), overrides)
     validate(preset)

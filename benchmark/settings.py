@@ -1,8 +1,11 @@
-"""Named presets and their ``--set key=value`` overrides, shared by every driver's ``presets`` module.
+"""Named presets and their ``key=value`` overrides, shared by every driver's ``presets`` module, the
+standalone runs and the sweep config.
 
-A preset is a frozen dataclass; an override is parsed by the field's annotation: ``int``, ``float``,
-``bool`` (true/false/1/0), ``str``, ``X | None`` ("none" gives None) and ``tuple[X, ...]`` (comma
-separated). Values that are not strings (already typed, e.g. from a sweep config) are taken as they are.
+A preset is a frozen dataclass; an override is checked against the field's annotation: ``int``, ``float``,
+``bool``, ``str``, ``X | None`` and ``tuple[X, ...]``. Values come as strings from ``--set KEY=VALUE``
+(parsed: true/false/yes/no/1/0, none/null, comma-separated tuples) or typed from a YAML/TOML sweep config
+(an int is a valid float, a list a valid tuple). A wrong key or a value of the wrong type is a one-line
+error naming the key's path and what is allowed.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from benchmark.errors import NasBenchError
 
 P = TypeVar("P")
 
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
+_NULL = ("none", "null")
+
 
 def named_preset(presets: Mapping[str, P], name: str, label: str = "preset") -> P:
     """``presets[name]``, or a one-line error listing the names (``label`` names the kind of preset)."""
@@ -25,40 +31,70 @@ def named_preset(presets: Mapping[str, P], name: str, label: str = "preset") -> 
     return presets[name]
 
 
-def parse_overrides(preset: P, overrides: Mapping[str, Any] | None) -> P:
-    """``preset`` with ``key=value`` overrides parsed by the field types and applied (``name`` is fixed)."""
+def parse_overrides(preset: P, overrides: Mapping[str, Any] | None, where: str = "") -> P:
+    """``preset`` with ``overrides`` checked against its field types and applied (``name`` is fixed)."""
     if not overrides:
         return preset
-    fields = {f.name: f for f in dataclasses.fields(preset) if f.name != "name"}
-    hints = typing.get_type_hints(type(preset))
-    parsed = {}
+    return dataclasses.replace(preset, **typed_overrides(type(preset), overrides, where))
+
+
+def typed_overrides(cls: type, overrides: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    """``overrides`` checked against the fields of dataclass ``cls`` (``name`` excluded) and coerced.
+
+    ``where`` prefixes the key in errors (``set`` gives ``set.lr``; empty for ``--set``).
+    """
+    hints = typing.get_type_hints(cls)
+    allowed = [f.name for f in dataclasses.fields(cls) if f.name != "name"]
+    under = f" under {where}" if where else ""
+    out = {}
     for key, value in overrides.items():
-        if key not in fields:
-            raise NasBenchError(f"unknown setting {key!r}", f"use one of: {', '.join(fields)}")
-        if not isinstance(value, str):
-            parsed[key] = value
-            continue
-        kind = fields[key].type if isinstance(fields[key].type, str) else getattr(hints[key], "__name__", hints[key])
+        path = f"{where}.{key}" if where else str(key)
+        if key not in allowed:
+            raise NasBenchError(f"unknown setting {path!r}", f"allowed keys{under}: {', '.join(allowed)}")
         try:
-            parsed[key] = _parse(value, hints[key])
-        except ValueError:
-            raise NasBenchError(f"setting {key}={value!r} is not a valid {kind}", f"give {key} a {kind}") from None
-    return dataclasses.replace(preset, **parsed)
+            out[key] = _coerce(value, hints[key])
+        except (TypeError, ValueError):
+            name = _type_name(hints[key])
+            raise NasBenchError(f"setting {path} = {value!r} is not a valid {name}",
+                                f"give {path} a {name} value") from None
+    return out
 
 
-def _parse(text: str, tp: Any) -> Any:
+def _coerce(value: Any, tp: Any) -> Any:
+    """``value`` as an instance of the annotation ``tp``: strings are parsed, other values must already
+    have the right type (an int is a valid float, a list a valid tuple); ``ValueError`` otherwise."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
-        if type(None) in args and text.lower() == "none":
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in _NULL)):
             return None
-        return _parse(text, next(a for a in args if a is not type(None)))
+        return _coerce(value, next(a for a in args if a is not type(None)))
     if origin is tuple:
-        return tuple(_parse(v, typing.get_args(tp)[0]) for v in text.split(",") if v.strip())
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ValueError(value)
+        items = [v.strip() if isinstance(v, str) else v for v in items]
+        return tuple(_coerce(v, typing.get_args(tp)[0]) for v in items if v != "")
     if tp is bool:
-        if text.lower() not in ("true", "false", "1", "0"):
-            raise ValueError(text)
-        return text.lower() in ("true", "1")
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in _TRUE + _FALSE:
+            return value.lower() in _TRUE
+        raise ValueError(value)
     if tp in (int, float):
-        return tp(text)
-    return text
+        if isinstance(value, str):
+            return tp(value)
+        if (isinstance(value, int) and not isinstance(value, bool)) or (tp is float and isinstance(value, float)):
+            return tp(value)
+        raise ValueError(value)
+    if tp is str and isinstance(value, str):
+        return value
+    raise ValueError(value)
+
+
+def _type_name(tp: Any) -> str:
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if typing.get_origin(tp) is tuple:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return "null" if tp is type(None) else tp.__name__

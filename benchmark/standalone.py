@@ -27,13 +27,12 @@ from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
-from benchmark.harness.settings import typed_overrides
 from benchmark.io import read_json, torch_save, write_json
 from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
-from benchmark.settings import named_preset
+from benchmark.settings import named_preset, parse_overrides
 from benchmark.spaces.nb201 import format_arch
 from benchmark.training import cosine_lr
 
@@ -70,10 +69,10 @@ STANDALONE_PRESETS: dict[str, StandalonePreset] = {
 
 
 def get_standalone_preset(name: str, overrides: Mapping[str, Any] | None = None,
-                          where: str = "--set") -> StandalonePreset:
-    """A named standalone preset with typed overrides applied, then checked."""
-    preset = dataclasses.replace(named_preset(STANDALONE_PRESETS, name, "standalone preset"),
-                                 **typed_overrides(StandalonePreset, overrides or {}, where))
+                          where: str = "") -> StandalonePreset:
+    """A named standalone preset with ``key=value`` overrides applied (``where`` prefixes the key in errors,
+    e.g. ``standalone.set``), then checked."""
+    preset = parse_overrides(named_preset(STANDALONE_PRESETS, name, "standalone preset"), overrides, where)
     for key in ("C", "N", "epochs", "batch_size", "eval_batch_size"):
         if getattr(preset, key) < 1:
             raise NasBenchError(f"{key} must be at least 1, got {getattr(preset, key)}", f"set {key} >= 1")

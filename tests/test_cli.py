@@ -68,6 +68,23 @@ def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, root, a
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("args,needle", [
+    (["run", "spos", "--set", "bn_track=no", "--set", "bn_eval=tracked"], "needs running statistics"),
+    (["run", "spos", "--set", "bn_track=yes", "--set", "bn_eval=tracked", "--set", "C=0"], "C must be at least 1"),
+    (["run", "spos", "--set", "max_train=null", "--set", "C=0"], "C must be at least 1"),
+    (["run", "spos", "--set", "bn_track=maybe"], "setting bn_track = 'maybe' is not a valid bool"),
+    (["train-standalone", "0", "--set", "epoch=1"], "unknown setting 'epoch'"),
+    (["train-standalone", "0", "--set", "nesterov=no", "--set", "epochs=0"], "epochs must be at least 1"),
+])
+def test_set_parses_as_a_sweep_set_does(monkeypatch, capsys, tmp_path, args, needle):
+    """``--set`` shares the sweep config's parser: yes/no and null are accepted (the run then stops at the
+    next check), a bad value names the key and its type."""
+    code, _, err = nasbench(monkeypatch, capsys, *args, "--out", str(tmp_path / "run"))
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and needle in lines[0], err
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.slow
 def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, capsys, tmp_path, root):
     from tests.conftest import FAST

@@ -147,6 +147,16 @@ def test_yaml_and_toml_give_the_same_runs(tmp_path):
     assert toml_runs == yaml_runs and len(toml_runs) == 2 * (2 + 1)  # seeds x (senas criteria + spos)
 
 
+def test_set_values_typed_or_as_text_give_the_same_runs():
+    """The sweep's ``set`` and ``--set`` share one parser: a YAML int for a float field is that float, and
+    text (yes/no, null, comma-separated lists) resolves to the same presets and run ids as typed values."""
+    text = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in FAST.items()}
+    typed = parse_config(raw_config(set={**FAST, "lr": 1, "nesterov": False, "weight_avg_k": None}))
+    texts = parse_config(raw_config(set={**text, "lr": "1.0", "nesterov": "no", "weight_avg_k": "null"}))
+    assert typed.oneshot_presets == texts.oneshot_presets and isinstance(typed.oneshot_presets["tiny"].lr, float)
+    assert [s.run_id for s in typed.runs()] == [s.run_id for s in texts.runs()]
+
+
 def test_unparsable_config_is_one_line_error(tmp_path):
     (tmp_path / "bad.yaml").write_text("methods: [senas\n")
     with pytest.raises(NasBenchError, match="does not parse"):

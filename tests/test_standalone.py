@@ -46,8 +46,8 @@ def test_paper_preset_is_the_nb201_protocol():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"epoch": 3}, "unknown setting --set.epoch"),
-    ({"epochs": "many"}, "--set.epochs = 'many' is not a valid int"),
+    ({"epoch": 3}, "unknown setting 'epoch'"),
+    ({"epochs": "many"}, "setting epochs = 'many' is not a valid int"),
     ({"epochs": 0}, "epochs must be at least 1"),
     ({"lr_min": 1.0}, "need 0 <= lr_min <= lr"),
 ])

@@ -2,9 +2,9 @@
 hash of its resolved config, executed locally, by worker processes or on Ray, with a results index rebuilt
 from the run directories. See ``docs/sweeps.md``.
 
-Modules: :mod:`~benchmark.harness.settings` (typed preset overrides), :mod:`~benchmark.harness.config`
-(the sweep config: schema, validation, expansion), :mod:`~benchmark.harness.runs` (run ids, directories,
-status, the per-run function), :mod:`~benchmark.harness.index` (the results index),
+Modules: :mod:`~benchmark.harness.config` (the sweep config: schema, validation, expansion; its ``set``
+overrides are typed by :mod:`benchmark.settings`, as ``--set`` is), :mod:`~benchmark.harness.runs` (run ids,
+directories, status, the per-run function), :mod:`~benchmark.harness.index` (the results index),
 :mod:`~benchmark.harness.executors` (local, workers, Ray), :mod:`~benchmark.harness.sweep` (orchestration:
 version check, lock, skip / resume / rerun, progress).
 """

@@ -21,7 +21,7 @@ import yaml
 
 from benchmark.errors import NasBenchError
 from benchmark.harness.runs import RunSpec, Runtime, oneshot_resolved
-from benchmark.harness.settings import typed_overrides
+from benchmark.settings import typed_overrides
 
 TOP_KEYS = ("name", "methods", "datasets", "seeds", "presets", "criteria", "normalizations", "expand", "space",
             "set", "standalone", "device", "data_root", "groundtruth")  # docs/sweeps.md describes each

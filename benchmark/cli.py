@@ -131,6 +131,8 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
         expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
+        compile_ops: bool = typer.Option(False, "--compile-ops",
+                                         help="torch.compile each supernet operation (docs/performance.md)."),
         overrides: list[str] = SET,
         data_root: Optional[str] = DATA_ROOT,
         groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder."),
@@ -143,7 +145,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
     cls = METHODS.get(method)
     cfg = RunConfig(method=method, dataset=dataset, preset=get_preset(preset, parse_overrides(overrides)),
                     seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
-                    device=device, data_root=data_root, groundtruth=groundtruth)
+                    device=device, compile_ops=compile_ops, data_root=data_root, groundtruth=groundtruth)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     result = cls(cfg, out, progress=not quiet, log=log).run()
     if as_json:
@@ -258,6 +260,8 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
          eval_group: Optional[int] = typer.Option(None, help="Architectures per launch."),
          seed: int = typer.Option(0),
          threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)."),
+         compile_ops: bool = typer.Option(False, "--compile",
+                                          help="Also time the fast path with each operation torch.compile'd."),
          out: Optional[Path] = typer.Option(None, help="Also write the JSON report to this file."),
          as_json: bool = typer.Option(False, "--json", help="Print the JSON report.")) -> None:
     """Training and evaluation throughput: this toolkit (fast path, eager) against xautodl, side by side."""
@@ -267,11 +271,29 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
     cfg = PerfConfig(device=device, batch_size=batch_size, C=channels, N=cells, repeats=repeats,
                      warmup=warmup, steps=steps, eval_archs=eval_archs, val_images=val_images,
                      eval_batch_size=min(val_images, 1000), recal_batches=recal_batches,
-                     eval_group=eval_group, seed=seed, threads=threads)
+                     eval_group=eval_group, seed=seed, threads=threads, compile=compile_ops)
     report = run_perf(cfg, log=lambda s: typer.echo(s, err=True))
     if out is not None:
         write_json(out, report)
     typer.echo(json.dumps(report, indent=2) if as_json else "\n".join(format_report(report)))
+
+
+@app.command("perf-suite")
+def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summary.md, perf.txt, the run."),
+               device: str = typer.Option("cuda", help="cuda (the measurement) | cpu (with --smoke)"),
+               smoke: bool = typer.Option(False, "--smoke", help="Shrink every step: checks the plumbing only."),
+               eval_budget: float = typer.Option(150.0, help="Seconds for evaluating architectures."),
+               senas_budget: float = typer.Option(330.0, help="Seconds allowed for the paper SE-NAS run."),
+               data_root: Optional[str] = DATA_ROOT,
+               groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder.")
+               ) -> None:
+    """Every issue-6 speed target in one command (perf, full-space evaluation, paper SE-NAS run, MobileNet)."""
+    from benchmark.perf_suite import SuiteConfig, run_suite, summary_table
+
+    cfg = SuiteConfig(out=out, device=device, smoke=smoke, eval_budget_s=eval_budget,
+                      senas_budget_s=senas_budget, data_root=data_root, groundtruth=groundtruth)
+    suite = run_suite(cfg, log=lambda s: typer.echo(s, err=True))
+    typer.echo("\n".join(summary_table(suite)))
 # ------------------------------------------------------------------------------------------ end perf
 
 

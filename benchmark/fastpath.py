@@ -7,7 +7,11 @@ One frozen :class:`FastPath` says which speed-ups are on. :meth:`FastPath.for_de
 * CPU: everything off, which is exactly the toolkit's behaviour without a fast path (foreach SGD).
 
 :meth:`FastPath.eager` switches every optimisation off, including the foreach optimizer step: the plain
-eager baseline of ``nasbench perf``. Nothing here synchronises the host with the device.
+eager baseline of ``nasbench perf``. ``compile_ops`` (off everywhere until a GPU measurement says it pays
+off; ``nasbench perf --compile`` measures it) compiles each operation of the supernet on its own with
+``torch.compile`` ("regional compilation"): a path that changes every step cannot be compiled whole, but
+it is made of a few kinds of operation whose compiled code all instances share. Nothing here synchronises
+the host with the device.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ class FastPath:
     ``None``); ``channels_last``: model and inputs in NHWC memory format;
     ``optimizer``: SGD step implementation (``loop`` per tensor, ``foreach`` batched, ``fused`` one kernel);
     ``cudnn_benchmark``: let cuDNN time its convolution algorithms; ``eval_group``: architectures evaluated
-    together in one batch of ``eval_group x batch`` images (1 = one architecture after another).
+    together in one batch of ``eval_group x batch`` images (1 = one architecture after another);
+    ``compile_ops``: ``torch.compile`` each of the model's ``compile_regions()`` (its operations).
     """
 
     autocast_dtype: torch.dtype | None = None
@@ -43,6 +48,7 @@ class FastPath:
     optimizer: str = "foreach"
     cudnn_benchmark: bool = False
     eval_group: int = 1
+    compile_ops: bool = False
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_STEPS:
@@ -90,9 +96,19 @@ class FastPath:
             torch.backends.cudnn.benchmark = before
 
     def prepare_model(self, model: nn.Module) -> nn.Module:
-        """Put ``model``'s weights in the memory format of the fast path (in place; idempotent)."""
+        """Put ``model``'s weights in the memory format of the fast path and compile its operations (in
+        place; idempotent). Call it again after modules were added (SE-NAS expanding) or copied (a deep
+        copy, such as the Eq. 4 average, drops compilation)."""
         if self.channels_last:
             model.to(memory_format=torch.channels_last)
+        if self.compile_ops:
+            regions = getattr(model, "compile_regions", None)
+            if regions is None:
+                raise NasBenchError(f"{type(model).__name__} does not name its compile regions",
+                                    "switch compile_ops off for this model")
+            for module in regions():
+                if getattr(module, "_compiled_call_impl", None) is None:  # not compiled yet
+                    module.compile()
         return model
 
     def prepare_input(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,8 @@ In one process, on the same synthetic images and the same architectures, three c
 
 * ``toolkit``: this toolkit with :meth:`FastPath.for_device` (on CPU: exactly the default code path);
 * ``eager``:   this toolkit with every optimisation off (:meth:`FastPath.eager`);
+* ``compiled`` (with ``--compile``): the toolkit's fast path plus ``compile_ops`` (each operation compiled
+  by ``torch.compile``), to decide whether regional compilation pays off for a path that changes every step;
 * ``xautodl``: the reference NB201 random-sampling search model, ``TinyNetworkRANDOM`` of the ``xautodl``
   package, stepped as its ``RANDOM-NAS`` search loop does (clip 5, SGD, per-step ``.item()`` logging);
   skipped with a note when ``xautodl`` is not installed.
@@ -65,6 +67,7 @@ class PerfConfig:
     seed: int = 0
     eval_group: int | None = None  # overrides the toolkit's FastPath.eval_group
     threads: int | None = None  # torch CPU threads (default: torch's)
+    compile: bool = False  # also time the fast path with compile_ops (contender "compiled")
 
     def validate(self) -> None:
         for key in ("batch_size", "C", "N", "num_classes", "steps", "eval_archs", "val_images",
@@ -74,6 +77,9 @@ class PerfConfig:
                                     f"pass a positive --{key.replace('_', '-')}")
         if self.warmup < 0:
             raise NasBenchError(f"warmup must be >= 0, got {self.warmup}", "pass --warmup 0 or more")
+        if self.compile and self.warmup < 1:
+            raise NasBenchError("--compile with --warmup 0 would time the compilation itself",
+                                "pass --warmup 1 or more")
         if self.threads is not None and self.threads < 1:
             raise NasBenchError(f"threads must be at least 1, got {self.threads}", "pass --threads 1 or more")
         if self.eval_group is not None and self.eval_group < 1:
@@ -279,7 +285,9 @@ def _ratios(results: dict[str, dict[str, Any]], key: str) -> dict[str, float | N
     ratios: dict[str, float | None] = {}
     for phase in ("train", "eval"):
         ours = results[phase]["toolkit"][key]["median"]
-        for peer in ("xautodl", "eager"):
+        for peer in ("xautodl", "eager", "compiled"):
+            if peer == "compiled" and peer not in results[phase]:
+                continue  # measured only with --compile
             theirs = results[phase].get(peer, {}).get(key, {}).get("median")
             ratios[f"{phase}_vs_{peer}"] = ours / theirs if theirs else None
     return ratios
@@ -313,12 +321,18 @@ def _run_perf(cfg: PerfConfig, log: Callable[[str], None]) -> dict[str, Any]:
            for i in range(0, cfg.val_images, cfg.eval_batch_size)]
     contenders = [toolkit_contender("toolkit", cfg, fast, device, train_batch, val, recal),
                   toolkit_contender("eager", cfg, FastPath.eager(), device, train_batch, val, recal)]
+    if cfg.compile:
+        contenders.append(toolkit_contender("compiled", cfg, fast.replace(compile_ops=True), device, train_batch,
+                                            val, recal))
     notes = []
     xversion = xautodl_version()
     if xversion is None:
         notes.append("xautodl is not installed: its column is skipped (pip install --no-deps xautodl)")
     else:
         contenders.append(xautodl_contender(cfg, device, train_batch, val, recal))
+    if cfg.compile:
+        notes.append("compiled: compilation happens in the warm-up; toolkit/compiled below 1x means compiling "
+                     "each operation pays off")
     if device.type == "cpu" and cfg.batch_size != PAPER_BATCH:
         notes.append(f"batch {cfg.batch_size} instead of the paper's {PAPER_BATCH}, for CPU speed")
     memory = PeakMemory(device)

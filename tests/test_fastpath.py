@@ -101,6 +101,25 @@ def test_bad_settings_are_one_line_errors(kw, match):
         FastPath(**kw)
 
 
+def test_compile_ops_compiles_each_operation_once_and_again_after_a_copy():
+    import copy
+
+    net = NB201Supernet(num_classes=10, C=4, N=1)
+    regions = net.compile_regions()
+    assert len(regions) == 2 + 6 * 3 * 2  # two reduction blocks; 1x1 and 3x3 convolutions of 6 edges, 3 cells
+    FastPath(compile_ops=True).prepare_model(net)
+    compiled = [m._compiled_call_impl for m in regions]
+    assert all(c is not None for c in compiled)
+    FastPath(compile_ops=True).prepare_model(net)  # idempotent: nothing compiled twice
+    assert [m._compiled_call_impl for m in regions] == compiled
+    clone = copy.deepcopy(net)  # as the Eq. 4 average and SE-NAS weight copies are made
+    assert all(m._compiled_call_impl is None for m in clone.compile_regions())
+    FastPath(compile_ops=True).prepare_model(clone)
+    assert all(m._compiled_call_impl is not None for m in clone.compile_regions())
+    with pytest.raises(NasBenchError, match="compile regions"):
+        FastPath(compile_ops=True).prepare_model(torch.nn.Linear(2, 2))
+
+
 # -- training ---------------------------------------------------------------------------------------------
 def test_cpu_fast_path_trains_exactly_like_no_fast_path():
     stats, params = _train(None)
@@ -117,6 +136,17 @@ def test_loop_and_fused_optimizer_steps_train_exactly_like_foreach(fast):
     stats_fast, params_fast = _train(fast)
     assert stats == stats_fast
     assert all(torch.equal(a, b) for a, b in zip(params, params_fast))
+
+
+def test_compiled_operations_train_the_same_weights_within_float_rounding():
+    """Regional torch.compile (inductor, on CPU here) fuses ReLU-Conv-BN: the same training up to float
+    rounding, judged as for channels-last below."""
+    stats, params = _train(None)
+    stats_c, params_c = _train(FastPath(compile_ops=True))
+    initial = _train(None, steps=0)[1]
+    assert stats_c["loss"] == pytest.approx(stats["loss"], rel=1e-4)
+    moved = [(a - p0).abs().max() for a, p0 in zip(params, initial)]
+    assert all((a - b).abs().max() <= 0.2 * m + 1e-6 for a, b, m in zip(params, params_c, moved))
 
 
 def test_channels_last_trains_the_same_weights_within_float_rounding():

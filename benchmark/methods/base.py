@@ -61,13 +61,15 @@ class RunConfig:
     normalization: str = "mean"
     expand: bool = True
     device: str = "cpu"
+    compile_ops: bool = False  # FastPath.compile_ops: an execution setting, like the device
     data_root: str | None = None
     groundtruth: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The fields that must match for a checkpoint to be resumed (paths and device excluded)."""
+        """The fields that must match for a checkpoint to be resumed (paths and execution settings
+        excluded)."""
         d = dataclasses.asdict(self)
-        for k in ("device", "data_root", "groundtruth"):
+        for k in ("device", "compile_ops", "data_root", "groundtruth"):
             d.pop(k)
         d["preset"] = dataclasses.asdict(self.preset)
         d["preset"]["tau_epochs"] = list(self.preset.tau_epochs)
@@ -121,7 +123,8 @@ class OneShotRun:
                                  max_train=p.max_train, max_val=p.max_val)
         torch.manual_seed(cfg.seed)
         self.space = SPACES.get(cfg.space).build()
-        self.fast = FastPath.for_device(self.device)  # CPU: every optimisation off, exact eager results
+        # CPU: every optimisation off, exact eager results
+        self.fast = FastPath.for_device(self.device).replace(compile_ops=cfg.compile_ops)
         self.model = self.fast.prepare_model(self.build_model().to(self.device))
         self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
         self.optimizer = make_optimizer(self.model, p, self.fast)
@@ -234,6 +237,7 @@ class OneShotRun:
         if ck["averager"] is not None:
             self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
             self.averager.averaged.load_state_dict(ck["averager"])
+            self.fast.prepare_model(self.averager.module)
         return True
 
     # ------------------------------------------------------------------ the run
@@ -264,6 +268,7 @@ class OneShotRun:
         self.averager = None
         if self.weight_avg_k > 1 and last_of_stage:
             self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
         on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
         t0 = time.perf_counter()
         stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
@@ -309,6 +314,7 @@ class OneShotRun:
             "config": self.cfg.identity(),
             "seed": self.cfg.seed,
             "device": str(self.device),
+            "fast_path": self.fast.describe(),
             "scale": self.scale_note(),
             "groundtruth": {"source": self.gt.source, "metric": self.gt.metric_name(self.cfg.dataset)},
             "weight_avg_k": self.weight_avg_k,

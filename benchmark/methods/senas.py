@@ -100,9 +100,11 @@ class SENAS(OneShotRun):
         self.sampler.space_changed()
         if self.cfg.expand:
             origins = self.model.expand(self.space, self.p.merge_threshold)
+            self.fast.prepare_model(self.model)  # the new weight copies
             self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
             if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
                 self.averager.module.expand(self.space, self.p.merge_threshold)
+                self.fast.prepare_model(self.averager.module)
             self.log(f"stage {stage}: child spaces {self.model.groups} "
                      f"({len(self.model.copies)} copied edge operations)")
 

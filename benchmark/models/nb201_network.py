@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from benchmark.errors import NasBenchError
-from benchmark.models.nb201_ops import ResNetBasicblock, cell_forward, nb201_op
+from benchmark.models.nb201_ops import ReLUConvBN, ResNetBasicblock, cell_forward, nb201_op
 from benchmark.spaces.base import Arch
 from benchmark.spaces.nb201 import format_arch, parse_arch
 
@@ -57,6 +57,13 @@ class NB201Skeleton(nn.Module):
         self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_prev, num_classes)
+
+    def compile_regions(self) -> list[nn.Module]:
+        """The modules :class:`~benchmark.fastpath.FastPath` compiles one by one (``compile_ops``): the
+        reduction blocks and every ReLU-Conv-BN operation outside them."""
+        blocks = [m for m in self.modules() if isinstance(m, ResNetBasicblock)]
+        inside = {id(m) for b in blocks for m in b.modules()}
+        return blocks + [m for m in self.modules() if isinstance(m, ReLUConvBN) and id(m) not in inside]
 
     def head(self, x: torch.Tensor) -> torch.Tensor:
         """BatchNorm + ReLU, global average pooling and the linear classifier: logits."""

@@ -84,7 +84,8 @@ def _coerce(value: Any, tp: Any) -> Any:
     if tp in (int, float):
         if isinstance(value, str):
             return tp(value)
-        if (isinstance(value, int) and not isinstance(value, bool)) or (tp is float and isinstance(value, float)):
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if whole or (tp is float and isinstance(value, float)):
             return tp(value)
         raise ValueError(value)
     if tp is str and isinstance(value, str):

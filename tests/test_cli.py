@@ -70,7 +70,8 @@ def test_bad_input_is_one_line_and_exit_2(monkeypatch, capsys, tmp_path, root, a
 
 @pytest.mark.parametrize("args,needle", [
     (["run", "spos", "--set", "bn_track=no", "--set", "bn_eval=tracked"], "needs running statistics"),
-    (["run", "spos", "--set", "bn_track=yes", "--set", "bn_eval=tracked", "--set", "C=0"], "C must be at least 1"),
+    (["run", "spos", "--set", "bn_track=yes", "--set", "bn_eval=tracked", "--set", "C=0"],
+     "C must be at least 1"),
     (["run", "spos", "--set", "max_train=null", "--set", "C=0"], "C must be at least 1"),
     (["run", "spos", "--set", "bn_track=maybe"], "setting bn_track = 'maybe' is not a valid bool"),
     (["train-standalone", "0", "--set", "epoch=1"], "unknown setting 'epoch'"),

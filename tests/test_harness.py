@@ -153,7 +153,8 @@ def test_set_values_typed_or_as_text_give_the_same_runs():
     text = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in FAST.items()}
     typed = parse_config(raw_config(set={**FAST, "lr": 1, "nesterov": False, "weight_avg_k": None}))
     texts = parse_config(raw_config(set={**text, "lr": "1.0", "nesterov": "no", "weight_avg_k": "null"}))
-    assert typed.oneshot_presets == texts.oneshot_presets and isinstance(typed.oneshot_presets["tiny"].lr, float)
+    assert typed.oneshot_presets == texts.oneshot_presets
+    assert isinstance(typed.oneshot_presets["tiny"].lr, float)
     assert [s.run_id for s in typed.runs()] == [s.run_id for s in texts.runs()]
 
 

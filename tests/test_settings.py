@@ -57,7 +57,8 @@ def test_standalone_presets_use_the_same_parser():
 
 @pytest.mark.parametrize("overrides, where, problem, fix", [
     ({"epochz": "3"}, "", "unknown setting 'epochz'", "allowed keys: C, N"),
-    ({"epochz": 3}, "standalone.set", "unknown setting 'standalone.set.epochz'", "allowed keys under standalone.set"),
+    ({"epochz": 3}, "standalone.set", "unknown setting 'standalone.set.epochz'",
+     "allowed keys under standalone.set"),
     ({"epochs": "many"}, "", "setting epochs = 'many' is not a valid int", "give epochs a int value"),
     ({"epochs": 2.5}, "set", "setting set.epochs = 2.5 is not a valid int", "int"),
     ({"epochs": True}, "set", "setting set.epochs = True is not a valid int", "int"),

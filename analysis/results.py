@@ -11,7 +11,8 @@ Layout (written by ``nasbench sweep``)::
 fix. Each finished one-shot run's ``tau_curve``, ``operators`` and ``ranking`` rows are concatenated
 with the run's metadata columns (:data:`META`), so every analysis is a ``groupby`` over plain
 DataFrames. Standalone runs (``method == 'standalone'``, one architecture trained from scratch) are
-collected in :attr:`Results.standalone`.
+collected in :attr:`Results.standalone`, with the ground-truth accuracy each run recorded (``gt_acc``;
+NaN for runs written before standalone runs recorded it).
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ def _standalone_row(row: pd.Series, result: dict[str, Any]) -> dict[str, Any]:
                                 "rerun it with this toolkit's `nasbench sweep`")
     return {"run_id": row["run_id"], "dataset": row["dataset"], "seed": row["seed"], "preset": row["preset"],
             "arch": result["arch"], "val_acc": float(result["val_acc"]),
-            "test_acc": float(result["test_acc"])}
+            "test_acc": float(result["test_acc"]), "gt_acc": float(result.get("gt_acc", float("nan")))}
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -269,5 +270,5 @@ def load_results(results_dir: str | Path) -> Results:
     if len(ops):  # a method without a criterion option (BS-NAS rates by R_i) is its own criterion
         frames["operators"] = ops.assign(criterion=ops["criterion"].where(ops["criterion"].notna(), ops["label"]))
     standalone_df = pd.DataFrame(standalone, columns=["run_id", "dataset", "seed", "preset", "arch",
-                                                      "val_acc", "test_acc"])
+                                                      "val_acc", "test_acc", "gt_acc"])
     return Results(root=root, index=index, standalone=standalone_df, configs=configs, scales=scales, **frames)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.groundtruth import GroundTruth
+from analysis.ranking import kendall_tau
 from analysis.results import TABLE3_METRICS, Results, dataset_name, order_labels
 from analysis.stats import common_archs, standalone_tau
 from benchmark.io import atomic_path
@@ -47,8 +48,10 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
 
     Rows 'supernet accuracy' and 'standalone accuracy'; for each dataset three columns: ours (mean over
     runs or seeds), ``<dataset> paper`` and ``<dataset> n``. Standalone tau comes from the standalone runs
-    in ``results`` (``groundtruth`` ranks them) or else from the per-seed results of ``groundtruth`` over
-    the architectures every supernet run ranked; NaN when neither is at hand. ``attrs['notes']`` says why.
+    in ``results``, ranked against the ground truth they recorded (as a supernet run's tau is) or, for runs
+    that recorded none, against ``groundtruth``; without standalone runs, from the per-seed results of
+    ``groundtruth`` over the architectures every supernet run ranked; NaN when neither is at hand.
+    ``attrs['notes']`` says why.
     """
     rows: dict[str, dict[str, float]] = {name: {} for name in PAPER_TABLE1}
     notes: dict[str, str] = {}
@@ -57,7 +60,7 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
         sup = results.runs(label=supernet_label, dataset=ds)["tau"].astype(float).dropna()
         ranked = results.ranking
         archs = common_archs(ranked[(ranked["label"] == supernet_label) & (ranked["dataset"] == ds)])
-        solo, note = standalone_tau(results, ds, groundtruth, archs)
+        solo, note = _standalone_tau(results, ds, groundtruth, archs)
         if note:
             notes[ds] = note
         for name, values in (("supernet accuracy", sup), ("standalone accuracy", solo)):
@@ -72,6 +75,19 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
     if len(solo_runs):
         out.attrs["provenance"] += f"; standalone row from {results.provenance(solo_runs)}"
     return out
+
+
+def _standalone_tau(results: Results, dataset: str, groundtruth: GroundTruth | None,
+                    archs: list[str]) -> tuple[pd.Series, str]:
+    """Per-seed tau of the standalone row: against the ``gt_acc`` every standalone run on ``dataset``
+    recorded, else (runs written before they recorded it) as :func:`analysis.stats.standalone_tau` ranks."""
+    own = results.standalone[results.standalone["dataset"] == dataset]
+    if own.empty or own["gt_acc"].isna().any():
+        return standalone_tau(results, dataset, groundtruth, archs)
+    taus = {s: kendall_tau(g["val_acc"], g["gt_acc"]) for s, g in own.groupby("seed") if len(g) >= 2}
+    if not taus:
+        return pd.Series(dtype=float), "fewer than 2 standalone architectures per seed"
+    return pd.Series(taus, name="tau", dtype=float).rename_axis("seed"), ""
 
 
 def table3(results: Results, dataset: str = "cifar10", labels: list[str] | None = None) -> pd.DataFrame:

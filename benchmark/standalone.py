@@ -95,6 +95,7 @@ class StandaloneConfig:
     seed: int = 0
     device: str = "auto"
     data_root: str | None = None
+    groundtruth: str | None = None  # file or NATS folder; None: the data root's table (as for method runs)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "arch", format_arch(as_arch(self.arch)))
@@ -103,7 +104,7 @@ class StandaloneConfig:
                                 f"choose one of: {', '.join(NUM_CLASSES)}")
 
     def identity(self) -> dict[str, Any]:
-        """The fields that must match for a checkpoint to be resumed (paths and device excluded)."""
+        """The fields that must match for a checkpoint to be resumed (paths, device, ground truth aside)."""
         return {"method": METHOD, "arch": self.arch, "dataset": self.dataset, "seed": self.seed,
                 "preset": dataclasses.asdict(self.preset)}
 
@@ -138,9 +139,14 @@ class StandaloneRun:
         return self.out / "checkpoint.pt"
 
     def setup(self) -> None:
+        from analysis.groundtruth import default_groundtruth, load_groundtruth
+
         cfg, p = self.cfg, self.p
         self.device = resolve_device(self.cfg.device)
-        d = load_dataset(cfg.dataset, data_root(cfg.data_root), scheme="nb201", seed=p.split_seed,
+        root = data_root(cfg.data_root)
+        self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)
+        self.gt_acc = self.gt.accuracy(cfg.arch, cfg.dataset)  # fails here, not after training
+        d = load_dataset(cfg.dataset, root, scheme="nb201", seed=p.split_seed,
                          max_train=p.max_train, max_val=p.max_val)
         test_x, test_y = _seeded_subset(d.test_x, d.test_y, p.max_test, p.split_seed)
         self.data = d
@@ -244,11 +250,15 @@ class StandaloneRun:
         return note
 
     def write_result(self, val_acc: float, test_acc: float) -> dict[str, Any]:
+        """``result.json``; ``groundtruth`` (source and metric) as a method run records it, and ``gt_acc``,
+        the architecture's ground-truth accuracy on that metric (the ``gt_acc`` of a method run's ranking)."""
         cfg = self.cfg
         result = {
             "version": RESULT_VERSION, "method": METHOD, "config": cfg.identity(), "arch": cfg.arch,
             "dataset": cfg.dataset, "seed": cfg.seed, "preset": self.p.name, "val_acc": val_acc,
             "test_acc": test_acc, "epochs": self.state.epoch, "device": str(self.device),
+            "groundtruth": {"source": self.gt.source, "metric": self.gt.metric_name(cfg.dataset)},
+            "gt_acc": self.gt_acc,
             "scale": self.scale_note(), "train_log": self.state.train_log,
             "timings_s": {**self.state.timings, "total_s": sum(self.state.timings.values())},
             "versions": versions(),

@@ -64,9 +64,11 @@ def _operators(rng: np.random.Generator, criterion: str, dataset: str) -> pd.Dat
 
 
 def write_results_dir(root: Path, seeds=(0, 1, 2), datasets=("cifar10", "cifar100"),
-                      criteria=("senas", "random"), standalone: bool = True, preset: str = "tiny") -> Path:
+                      criteria=("senas", "random"), standalone: bool = True, preset: str = "tiny",
+                      recorded_gt: bool = False) -> Path:
     """A results directory in the sweep layout: SPOS and SE-NAS (per criterion) runs per dataset and
-    seed, standalone runs of 8 architectures per seed on cifar10, and one failed run."""
+    seed, standalone runs of 8 architectures per seed on cifar10 (with ``recorded_gt``, their result.json
+    records the ground truth, as this toolkit's standalone runs do), and one failed run."""
     root = Path(root)
     rows = []
     for dataset, seed in itertools.product(datasets, seeds):
@@ -106,8 +108,11 @@ def write_results_dir(root: Path, seeds=(0, 1, 2), datasets=("cifar10", "cifar10
             run = root / "runs" / run_id
             run.mkdir(parents=True)
             acc = GT[arch] + (0.5 if (ARCHS.index(arch) + seed) % 3 == 0 else 0.0)  # < gap: gt order
+            recorded = {"groundtruth": {"source": "planted", "metric": "cifar10-valid/x-valid"},
+                        "gt_acc": GT[arch]} if recorded_gt else {}
             (run / "result.json").write_text(json.dumps({"version": RESULT_VERSION, "method": "standalone",
-                                                         "arch": arch, "val_acc": acc, "test_acc": acc - 1}))
+                                                         "arch": arch, "val_acc": acc, "test_acc": acc - 1,
+                                                         **recorded}))
             rows.append({"run_id": run_id, "status": "done", "method": "standalone", "dataset": "cifar10",
                          "seed": seed, "preset": preset, "run_dir": f"runs/{run_id}",
                          "toolkit_version": "0.1.0", "arch": arch, "val_acc": acc, "test_acc": acc - 1})
@@ -334,6 +339,25 @@ def test_standalone_tau_needs_groundtruth(results, groundtruth):
 
 
 # -------------------------------------------------------------------------------------------- tables
+def test_table1_ranks_standalone_runs_by_the_groundtruth_they_recorded(tmp_path, results, groundtruth):
+    recorded = load_results(write_results_dir(tmp_path / "recorded", recorded_gt=True))
+    assert recorded.standalone["gt_acc"].tolist() == [GT[a] for a in recorded.standalone["arch"]]
+    assert results.standalone["gt_acc"].isna().all()  # written before standalone runs recorded it
+    row = "standalone accuracy"
+    t = table1(recorded)  # no ground truth given: the recorded one ranks, as it does for supernet runs
+    assert t.loc[row, "CIFAR-10"] == pytest.approx(table1(results, groundtruth).loc[row, "CIFAR-10"])
+    assert t.loc[row, "CIFAR-10 n"] == 3 and "cifar10" not in t.attrs["notes"]
+    reversed_gt = TableGroundTruth(groundtruth.compact().assign(
+        **{c: lambda df, c=c: df[c].to_numpy()[::-1] for c in REPORTED.values()}))
+    assert table1(recorded, reversed_gt).loc[row, "CIFAR-10"] == t.loc[row, "CIFAR-10"]  # recorded wins
+    old = table1(results)  # old files without the field fall back as before
+    assert np.isnan(old.loc[row, "CIFAR-10"]) and "no ground truth" in old.attrs["notes"]["cifar10"]
+    one = next((tmp_path / "recorded" / "runs").glob("standalone-*")) / "result.json"
+    one.write_text(json.dumps({k: v for k, v in json.loads(one.read_text()).items() if k != "gt_acc"}))
+    mixed = load_results(tmp_path / "recorded")  # one run without it: all are ranked by the given one
+    assert table1(mixed, reversed_gt).loc[row, "CIFAR-10"] == pytest.approx(-t.loc[row, "CIFAR-10"])
+
+
 def test_table1_values(results, groundtruth):
     t = table1(results, groundtruth)
     spos10 = np.mean([_tau(s, "spos", None, "cifar10") for s in (0, 1, 2)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from io import StringIO
 from pathlib import Path
@@ -12,6 +13,9 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
+from analysis.groundtruth import default_groundtruth
+from analysis.results import load_results
+from analysis.tables import table1
 from benchmark.cli import app
 from benchmark.errors import NasBenchError
 from benchmark.harness.config import parse_config
@@ -103,6 +107,19 @@ def test_checkpoint_of_another_configuration_is_refused(tmp_path, root):
         StandaloneRun(config(epochs=2), tmp_path / "run", progress=False, log=lambda s: None).run()
 
 
+def test_result_records_the_groundtruth_of_its_architecture(tmp_path, root):
+    """As a method run does: the ground-truth source and metric, and the architecture's accuracy on it."""
+    result = StandaloneRun(config(epochs=1), tmp_path / "run", progress=False, log=lambda s: None).run()
+    gt = default_groundtruth(root)
+    assert result == read_json(tmp_path / "run" / "result.json")
+    assert result["groundtruth"] == {"source": gt.source, "metric": "cifar10-valid/x-valid"}
+    assert result["gt_acc"] == gt.accuracy(EXAMPLE, "cifar10")
+    missing = dataclasses.replace(config(epochs=1), groundtruth=str(tmp_path / "none.csv.gz"))
+    with pytest.raises(NasBenchError, match="does not exist"):  # before any training
+        StandaloneRun(missing, tmp_path / "missing", progress=False, log=lambda s: None).run()
+    assert not (tmp_path / "missing").exists()
+
+
 def test_sample_archs_is_seeded_and_distinct():
     raw = {"methods": ["standalone"], "standalone": {"sample_archs": {"n": 30, "seed": 0}}}
     a, b = parse_config(raw).archs, parse_config(raw).archs
@@ -125,3 +142,5 @@ def test_sweep_method_standalone_fills_the_index(tmp_path, root):
         assert (row["arch"], row["val_acc"], row["test_acc"], row["seed"]) == \
             (result["arch"], result["val_acc"], result["test_acc"], result["seed"])
         assert pd.isna(row["tau"]) and pd.isna(row["criterion"])
+    solo = table1(load_results(tmp_path / "results")).loc["standalone accuracy"]  # no --gt: as recorded
+    assert solo["CIFAR-10 n"] == 2 and solo["CIFAR-10"] in (-1.0, 0.0, 1.0)  # mean of two seeds of +-1

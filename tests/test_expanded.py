@@ -1,8 +1,16 @@
-"""SE-NAS expanding on the NB201 supernet (Sec. 3.4): child spaces, weight copies, independence, resume."""
+"""SE-NAS expanding (Sec. 3.4): child spaces, weight copies, independence, resume on the NB201 supernet, and
+one contract that every expandable supernet (NB201, MobileNet, DARTS) keeps."""
 
+import random
+
+import pytest
 import torch
 
+from benchmark.darts.expanded import ExpandableDartsSupernet
+from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.models.nb201_expanded import ExpandableNB201Supernet
+from benchmark.spaces.darts import darts_space
+from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.nb201 import nb201_space
 
 SIZES_TO_ALIVE = {1: ["nor_conv_3x3"], 2: ["nor_conv_3x3", "nor_conv_1x1"],
@@ -76,3 +84,47 @@ def test_expanded_partial_models_train_independently():
     assert own_b and all(torch.equal(p, p0) for p, p0 in zip(own_b, before_b))
     moved = [p for p in net.path_parameters(a) if id(p) not in stem_ids and p.grad is not None]
     assert moved
+
+
+# -- the contract of benchmark.models.expandable over every supernet -----------------------------------------
+SUPERNETS = {
+    "nb201": (lambda: ExpandableNB201Supernet(C=4, N=1), nb201_space, 8),
+    "mobilenet": (lambda: MobileNetSupernet(MobileNetSkeleton(width_mult=0.25, input_size=32, num_classes=4),
+                                            mobilenet_space()), mobilenet_space, 9),
+    "darts": (lambda: ExpandableDartsSupernet(num_classes=10, C=4, layers=3, space=darts_space()), darts_space, 12),
+}
+
+
+@pytest.mark.parametrize("name", list(SUPERNETS))
+def test_every_supernet_keeps_the_expanding_contract(name):
+    """Over successive shrinks: copies start as the module that served the site (shared or an earlier copy),
+    ``origins`` pairs every copied parameter with its source in ``copies`` order, each site is then served by
+    its copy, and ``rebuild`` recreates the structure so a checkpoint loads strictly."""
+    make, make_space, T = SUPERNETS[name]
+    torch.manual_seed(0)
+    net, space, rng = make(), make_space(), random.Random(0)
+    assert net.groups == [] and len(net.copies) == 0
+    rounds_with_copies = from_copies = 0
+    earlier_copies: set[int] = set()
+    for _ in range(6):
+        space.restrict([rng.sample(list(ops), len(ops) - 1) if len(ops) > 1 and rng.random() < 0.6 else list(ops)
+                        for ops in space.alive])
+        before = {id(p) for p in net.parameters()}
+        sources = {key: net.serving_module(site) for key, site in net.copy_sites(space, net.plan_groups(space, T))}
+        origins = net.expand(space, T)
+        assert [id(new) for new, _ in origins] == [id(p) for p in net.copies.parameters()]
+        assert [id(src) for _, src in origins] == [id(p) for m in sources.values() for p in m.parameters()]
+        assert all(new is not src and id(src) in before and torch.equal(new, src) for new, src in origins)
+        from_copies += any(id(src) in earlier_copies for _, src in origins)
+        earlier_copies = {id(p) for p in net.copies.parameters()}
+        slots = [s for g in net.groups for s in g]
+        assert len(slots) == len(set(slots)) and net.groups == sorted(net.groups)
+        sites = list(net.copy_sites(space, net.groups))
+        assert [key for key, _ in sites] == list(net.copies) == list(sources)
+        assert all(net.serving_module(site) is net.copies[key] for key, site in sites)
+        rounds_with_copies += bool(origins)
+        other = make()
+        other.rebuild(space, net.groups)
+        other.load_state_dict(net.state_dict())
+        assert other.groups == net.groups and list(other.copies) == list(net.copies)
+    assert rounds_with_copies >= 2 and from_copies  # some merge united earlier child spaces

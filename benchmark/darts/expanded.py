@@ -1,9 +1,11 @@
 """Supernet parameters expanding (SE-NAS Sec. 3.4, Algorithm 1 lines 4-7) on the DARTS supernet.
 
-As on NB201 (:mod:`benchmark.models.nb201_expanded`): after a shrink, adjacent slots of one cell kind are
-merged into child spaces of at most T partial models (:func:`benchmark.expanding.merge_groups`), earlier child spaces kept
-whole; every partial model of a child space gets its own copy of the weights of that child space's edges,
-in every cell of the slots' kind, starting from the weights that served the same path at the merge.
+As on NB201 (:mod:`benchmark.models.nb201_expanded`, both on
+:class:`benchmark.models.expandable.ExpandableSupernet`): after a shrink, adjacent slots of one cell kind are
+merged into child spaces of at most T partial models (:func:`benchmark.expanding.merge_groups`), earlier
+child spaces kept whole; every partial model of a child space gets its own copy of the weights of that child
+space's edges, in every cell of the slots' kind, starting from the weights that served the same path at the
+merge.
 
 DARTS specifics: a child space may hold pair slots (they have no weights) beside edge slots, and an edge
 slot whose node's pair slot lies in the same child space is on the path only when that pair keeps its
@@ -14,14 +16,14 @@ parameters or BatchNorm statistics are copied (pooling and the stride-1 identity
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Iterator, Sequence
 
 from torch import nn
 
-from benchmark.expanding import copy_partial_weights, partial_key, partial_models, plan_child_spaces
+from benchmark.expanding import partial_key, plan_child_spaces
 from benchmark.models.darts_network import DartsSupernet
+from benchmark.models.expandable import ExpandableSupernet, Site
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.darts import CELL_KINDS, EDGE_SLOT, PAIR_SLOT, SLOT_EDGE, SLOT_KIND, SLOT_NODE, kept
 
@@ -47,71 +49,50 @@ def copy_key(cell_index: int, slot: int, op: str, partial: str) -> str:
     return f"c{cell_index}/s{slot}/{op}/{partial}"
 
 
-def plan_kind_child_spaces(group_of: dict[int, tuple[int, ...]], space: SearchSpace,
-                           T: int) -> list[tuple[int, ...]]:
-    """Child spaces after merging (Sec. 3.4, :func:`benchmark.expanding.plan_child_spaces`), within each
-    cell kind (its slots are contiguous)."""
-    out: list[tuple[int, ...]] = []
-    for kind in CELL_KINDS:
-        slots = [s for s in range(space.num_slots) if SLOT_KIND[s] == kind]
-        out += plan_child_spaces(space, group_of, T, range(slots[0], slots[-1] + 1))
-    return sorted(out)
+class ExpandableDartsSupernet(ExpandableSupernet, DartsSupernet):
+    """A DARTS supernet whose merged child spaces hold one weight copy per partial model.
 
-
-class ExpandableDartsSupernet(DartsSupernet):
-    """A DARTS supernet whose merged child spaces hold one weight copy per partial model."""
+    A site is (cell, slot, arch): the operation ``arch[slot]`` on the edge of edge slot ``slot`` in one cell
+    of the slot's kind.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.groups: list[tuple[int, ...]] = []
-        self.copies = nn.ModuleDict()
-        self._group_of: dict[int, tuple[int, ...]] = {}
+        self.init_expanding()
 
     def edge_op(self, cell_index: int, edge: int, op: str, arch: Arch) -> nn.Module:
         shared = super().edge_op(cell_index, edge, op, arch)
         slot = EDGE_SLOT[self.kind(cell_index), edge]
-        group = self._group_of.get(slot)
+        group = self.group_of.get(slot)
         if group is None or not stateful(shared):
             return shared
         return self.copies[copy_key(cell_index, slot, op, partial_key(canonical(arch, group), group))]
 
-    def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]) -> Iterator[tuple[int, int, Arch, str]]:
-        """(cell, slot, arch, copy key) of every stateful edge operation of every partial model, once."""
-        seen: set[str] = set()
-        for group, arch in partial_models(space, groups):
-            canon = canonical(arch, group)
-            partial = partial_key(canon, group)
-            for s in group:
-                if SLOT_EDGE[s] is None or canon[s] == "none":
-                    continue
-                for k in range(self.layers):
-                    if self.kind(k) != SLOT_KIND[s]:
-                        continue
-                    key = copy_key(k, s, arch[s], partial)
-                    if key not in seen and stateful(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch)):
-                        seen.add(key)
-                        yield k, s, arch, key
+    def plan_groups(self, space: SearchSpace, T: int) -> list[tuple[int, ...]]:
+        """Child spaces after merging (:func:`benchmark.expanding.plan_child_spaces`), within each cell kind
+        (its slots are contiguous)."""
+        out: list[tuple[int, ...]] = []
+        for kind in CELL_KINDS:
+            slots = [s for s in range(space.num_slots) if SLOT_KIND[s] == kind]
+            out += plan_child_spaces(space, self.group_of, T, range(slots[0], slots[-1] + 1))
+        return sorted(out)
 
-    def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
-        """Merge child spaces and copy weights for each partial model (Algorithm 1 lines 4-7).
+    def partial_copies(self, group: tuple[int, ...], arch: Arch) -> Iterator[tuple[str, Site]]:
+        """Every stateful edge operation on the path of the partial model, in every cell of its kind, named
+        by the canonical choices (partial models that build the same network share one copy)."""
+        canon = canonical(arch, group)
+        partial = partial_key(canon, group)
+        for s in group:
+            if SLOT_EDGE[s] is None or canon[s] == "none":
+                continue
+            for k in range(self.layers):
+                if self.kind(k) == SLOT_KIND[s] and stateful(self.shared_module((k, s, arch))):
+                    yield copy_key(k, s, arch[s], partial), (k, s, arch)
 
-        Returns (new parameter, the parameter it was copied from) pairs, so an optimizer's momentum can
-        follow the copy. Copies of partial models that shrinking removed are dropped.
-        """
-        groups = plan_kind_child_spaces(self._group_of, space, T)
-        self.copies, origins = copy_partial_weights(  # sources resolved with the groups before this merge
-            (key, self.edge_op(k, SLOT_EDGE[s], arch[s], arch))
-            for k, s, arch, key in self._copy_targets(space, groups))
-        self.set_groups(groups)
-        return origins
+    def shared_module(self, site: Site) -> nn.Module:
+        k, s, arch = site
+        return DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch)
 
-    def set_groups(self, groups: list[tuple[int, ...]]) -> None:
-        self.groups = [tuple(g) for g in groups]
-        self._group_of = {s: g for g in self.groups for s in g}
-
-    def rebuild(self, space: SearchSpace, groups: list[tuple[int, ...]]) -> None:
-        """Recreate the copies' structure for ``groups`` (before loading a checkpoint's weights)."""
-        self.copies = nn.ModuleDict({
-            key: copy.deepcopy(DartsSupernet.edge_op(self, k, SLOT_EDGE[s], arch[s], arch))
-            for k, s, arch, key in self._copy_targets(space, groups)})
-        self.set_groups(groups)
+    def serving_module(self, site: Site) -> nn.Module:
+        k, s, arch = site
+        return self.edge_op(k, SLOT_EDGE[s], arch[s], arch)

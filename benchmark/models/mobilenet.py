@@ -11,14 +11,14 @@ and a plain MobileNetV2 built from the same blocks (Sandler et al., 2018: 300M M
 
 from __future__ import annotations
 
-import copy
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 from torch import nn
 
-from benchmark.expanding import copy_partial_weights, partial_key, partial_models, plan_child_spaces
+from benchmark.expanding import partial_key
+from benchmark.models.expandable import ExpandableSupernet, Site
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import IDENTITY, MobileNetSkeleton, check_arch, mobilenet_space, parse_op
 
@@ -162,12 +162,12 @@ def copy_key(layer: int, op: str, partial: str) -> str:
     return f"l{layer}/{op}/{partial}"
 
 
-class MobileNetSupernet(_Trunk):
+class MobileNetSupernet(ExpandableSupernet, _Trunk):
     """Single-path supernet of the MobileNet-like space with SE-NAS expanding (Sec. 3.4).
 
     ``layers[i][op]`` holds the shared weights of ``op`` in layer ``i``. After :meth:`expand`, layers of
     a merged child space resolve to the copy of the partial model ``arch`` selects there (identity has
-    no weights and no copy).
+    no weights and no copy). An expanding site (:mod:`benchmark.models.expandable`) is (layer, arch).
     """
 
     def __init__(self, skeleton: MobileNetSkeleton | None = None, space: SearchSpace | None = None):
@@ -182,9 +182,7 @@ class MobileNetSupernet(_Trunk):
             self.layers.append(nn.ModuleDict({
                 op: InvertedResidual(spec.in_channels, spec.out_channels, *parse_op(op), spec.stride)
                 for op in ops if op != IDENTITY}))
-        self.groups: list[tuple[int, ...]] = []
-        self.copies = nn.ModuleDict()
-        self._group_of: dict[int, tuple[int, ...]] = {}
+        self.init_expanding()
         init_weights(self)
 
     def layer_op(self, layer: int, op: str, arch: Arch) -> nn.Module | None:
@@ -192,7 +190,7 @@ class MobileNetSupernet(_Trunk):
         for identity): the shared weights, or the copy of ``arch``'s partial model in a merged child space."""
         if op == IDENTITY:
             return None
-        group = self._group_of.get(layer)
+        group = self.group_of.get(layer)
         if group is None:
             return self.layers[layer][op]
         return self.copies[copy_key(layer, op, partial_key(arch, group))]
@@ -223,35 +221,17 @@ class MobileNetSupernet(_Trunk):
         return net.train(self.training)
 
     # --------------------------------------------------------------- expanding (SE-NAS Algorithm 1 lines 4-7)
-    def plan_groups(self, space: SearchSpace, T: int) -> list[tuple[int, ...]]:
-        """Child spaces after merging; existing ones stay whole (units merged shallow to deep, size <= T)."""
-        return plan_child_spaces(space, self._group_of, T)
+    def partial_copies(self, group: tuple[int, ...], arch: Arch) -> Iterator[tuple[str, Site]]:
+        """Every non-identity layer op of the partial model."""
+        partial = partial_key(arch, group)
+        for s in group:
+            if arch[s] != IDENTITY:
+                yield copy_key(s, arch[s], partial), (s, arch)
 
-    def _copy_targets(self, space: SearchSpace, groups: list[tuple[int, ...]]):
-        """(layer, arch, partial key) of every non-identity layer op of every partial model."""
-        for group, arch in partial_models(space, groups):
-            partial = partial_key(arch, group)
-            for s in group:
-                if arch[s] != IDENTITY:
-                    yield s, arch, partial
+    def shared_module(self, site: Site) -> nn.Module:
+        s, arch = site
+        return self.layers[s][arch[s]]
 
-    def expand(self, space: SearchSpace, T: int) -> list[tuple[nn.Parameter, nn.Parameter]]:
-        """Merge child spaces and copy weights per partial model; returns (copy, source) parameter pairs
-        so an optimizer's momentum can follow. Copies of removed partial models are dropped."""
-        groups = self.plan_groups(space, T)
-        self.copies, origins = copy_partial_weights(  # sources resolved with the groups before this merge
-            (copy_key(s, arch[s], partial), self.layer_op(s, arch[s], arch))
-            for s, arch, partial in self._copy_targets(space, groups))
-        self.set_groups(groups)
-        return origins
-
-    def set_groups(self, groups: Sequence[Sequence[int]]) -> None:
-        self.groups = [tuple(g) for g in groups]
-        self._group_of = {s: g for g in self.groups for s in g}
-
-    def rebuild(self, space: SearchSpace, groups: Sequence[Sequence[int]]) -> None:
-        """Recreate the copies' structure for ``groups`` (before loading a checkpoint's weights)."""
-        groups = [tuple(g) for g in groups]
-        self.copies = nn.ModuleDict({copy_key(s, arch[s], partial): copy.deepcopy(self.layers[s][arch[s]])
-                                     for s, arch, partial in self._copy_targets(space, groups)})
-        self.set_groups(groups)
+    def serving_module(self, site: Site) -> nn.Module:
+        s, arch = site
+        return self.layer_op(s, arch[s], arch)

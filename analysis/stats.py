@@ -126,7 +126,8 @@ def standalone_accuracies(results: Results, dataset: str, archs: Sequence[str] |
     """Standalone accuracy of architectures per training seed, and a note ('' when found).
 
     From all standalone runs of ``results`` on ``dataset`` when there are any (their validation
-    accuracy; ``gt_acc`` from ``groundtruth`` when given, else NaN). Otherwise from a ground-truth
+    accuracy; ``gt_acc`` as the runs recorded it when every run did, else from ``groundtruth`` when
+    given, else NaN). Otherwise from a ground-truth
     source with per-seed results (official .pth or NATS-tss), looked up for ``archs``: each NB201
     training seed's accuracy, with the seed mean as ``gt_acc``. Columns: arch, seed, standalone_acc, gt_acc.
     """
@@ -135,7 +136,9 @@ def standalone_accuracies(results: Results, dataset: str, archs: Sequence[str] |
     if len(own):
         frame = pd.DataFrame({"arch": own["arch"], "seed": own["seed"].astype(int),
                               "standalone_acc": own["val_acc"].astype(float)})
-        frame["gt_acc"] = (groundtruth.accuracies(list(frame["arch"]), dataset) if groundtruth is not None
+        recorded = own["gt_acc"].astype(float)
+        frame["gt_acc"] = (recorded if recorded.notna().all() else
+                           groundtruth.accuracies(list(frame["arch"]), dataset) if groundtruth is not None
                            else np.nan)
         return frame[cols].reset_index(drop=True), ""
     if groundtruth is None:

@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 
 from analysis.groundtruth import GroundTruth
-from analysis.ranking import kendall_tau
 from analysis.results import TABLE3_METRICS, Results, dataset_name, order_labels
 from analysis.stats import common_archs, standalone_tau
 from benchmark.io import atomic_path
@@ -60,7 +59,7 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
         sup = results.runs(label=supernet_label, dataset=ds)["tau"].astype(float).dropna()
         ranked = results.ranking
         archs = common_archs(ranked[(ranked["label"] == supernet_label) & (ranked["dataset"] == ds)])
-        solo, note = _standalone_tau(results, ds, groundtruth, archs)
+        solo, note = standalone_tau(results, ds, groundtruth, archs)
         if note:
             notes[ds] = note
         for name, values in (("supernet accuracy", sup), ("standalone accuracy", solo)):
@@ -75,19 +74,6 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
     if len(solo_runs):
         out.attrs["provenance"] += f"; standalone row from {results.provenance(solo_runs)}"
     return out
-
-
-def _standalone_tau(results: Results, dataset: str, groundtruth: GroundTruth | None,
-                    archs: list[str]) -> tuple[pd.Series, str]:
-    """Per-seed tau of the standalone row: against the ``gt_acc`` every standalone run on ``dataset``
-    recorded, else (runs written before they recorded it) as :func:`analysis.stats.standalone_tau` ranks."""
-    own = results.standalone[results.standalone["dataset"] == dataset]
-    if own.empty or own["gt_acc"].isna().any():
-        return standalone_tau(results, dataset, groundtruth, archs)
-    taus = {s: kendall_tau(g["val_acc"], g["gt_acc"]) for s, g in own.groupby("seed") if len(g) >= 2}
-    if not taus:
-        return pd.Series(dtype=float), "fewer than 2 standalone architectures per seed"
-    return pd.Series(taus, name="tau", dtype=float).rename_axis("seed"), ""
 
 
 def table3(results: Results, dataset: str = "cifar10", labels: list[str] | None = None) -> pd.DataFrame:

@@ -282,8 +282,9 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
 def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summary.md, perf.txt, the run."),
                device: str = typer.Option("cuda", help="cuda (the measurement) | cpu (with --smoke)"),
                smoke: bool = typer.Option(False, "--smoke", help="Shrink every step: checks the plumbing only."),
-               eval_budget: float = typer.Option(150.0, help="Seconds for evaluating architectures."),
-               senas_budget: float = typer.Option(330.0, help="Seconds allowed for the paper SE-NAS run."),
+               eval_budget: float = typer.Option(90.0, help="Seconds for evaluating architectures."),
+               senas_budget: float = typer.Option(240.0, help="Seconds allowed for the paper SE-NAS run."),
+               only: Optional[str] = typer.Option(None, help="Comma-separated steps: perf,eval_space,senas_paper,mobilenet."),
                data_root: Optional[str] = DATA_ROOT,
                groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder.")
                ) -> None:
@@ -291,7 +292,8 @@ def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summar
     from benchmark.perf_suite import SuiteConfig, run_suite, summary_table
 
     cfg = SuiteConfig(out=out, device=device, smoke=smoke, eval_budget_s=eval_budget,
-                      senas_budget_s=senas_budget, data_root=data_root, groundtruth=groundtruth)
+                      senas_budget_s=senas_budget, data_root=data_root, groundtruth=groundtruth,
+                      only=tuple(s.strip() for s in only.split(",")) if only else ())
     suite = run_suite(cfg, log=lambda s: typer.echo(s, err=True))
     typer.echo("\n".join(summary_table(suite)))
 # ------------------------------------------------------------------------------------------ end perf
@@ -337,6 +339,8 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      device: str = typer.Option("auto", help="auto | cpu | cuda"),
                      overrides: list[str] = SET,
                      data_root: Optional[str] = DATA_ROOT,
+                     groundtruth: Optional[str] = typer.Option(
+                         None, "--gt", help="Ground-truth file or NATS folder (recorded as gt_acc)."),
                      quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
@@ -347,7 +351,7 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
     if arch.strip().isdigit():
         arch = load_index(resolve_root(data_root)).to_string(int(arch))
     cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
-                           preset=get_standalone_preset(preset, parse_overrides(overrides)))
+                           groundtruth=groundtruth, preset=get_standalone_preset(preset, parse_overrides(overrides)))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     result = StandaloneRun(cfg, out, progress=not quiet, log=log).run()
     if as_json:

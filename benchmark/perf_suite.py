@@ -16,8 +16,9 @@ Four steps, each timed, each allowed to fail on its own (its error is recorded a
 4. ``mobilenet``: MobileNet-like supernet against MobileNetV2 training throughput (issue 7).
 
 Everything lands in ``--out``: ``suite.json`` (all numbers, hardware, versions), ``summary.md`` (targets
-against measurements), ``perf.txt`` and the end-to-end run's directory. ``--smoke`` shrinks every step to
-CPU size; it checks the plumbing and measures nothing.
+against measurements), ``perf.txt`` and the end-to-end run's directory (timing data goes to a temporary
+folder). ``--only`` picks steps; ``--smoke`` shrinks every step to CPU size: it checks the plumbing and
+measures nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import pickle
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -57,10 +59,11 @@ class SuiteConfig:
     out: Path
     device: str = "cuda"
     smoke: bool = False
-    eval_budget_s: float = 150.0
-    senas_budget_s: float = 330.0
+    eval_budget_s: float = 90.0
+    senas_budget_s: float = 240.0
     data_root: str | None = None
     groundtruth: str | None = None
+    only: tuple[str, ...] = ()  # run just these steps (default: all)
 
     def validate(self) -> None:
         if self.device.startswith("cuda") and not torch.cuda.is_available():
@@ -68,6 +71,10 @@ class SuiteConfig:
                                 "run it on a GPU machine, or pass --device cpu --smoke to check the plumbing")
         if self.eval_budget_s <= 0 or self.senas_budget_s <= 0:
             raise NasBenchError("time budgets must be positive", "pass positive --eval-budget/--senas-budget")
+        unknown = [s for s in self.only if s not in STEPS]
+        if unknown:
+            raise NasBenchError(f"unknown perf-suite step(s) {', '.join(unknown)}",
+                                f"choose from: {', '.join(STEPS)}")
 
 
 # ------------------------------------------------------------------------------------------- steps
@@ -131,33 +138,38 @@ def step_senas_paper(cfg: SuiteConfig) -> dict[str, Any]:
     """The ``paper`` preset SE-NAS run end to end, in a subprocess under ``senas_budget_s``."""
     root = data_root(cfg.data_root)
     real = all((root / "cifar10" / f"data_batch_{k}").is_file() for k in range(1, 6))
-    run_root = root
-    if not real:
-        run_root = cfg.out / "timing-data"
-        write_timing_cifar10(run_root / "cifar10", per_batch=64 if cfg.smoke else 10_000)
-    gt = cfg.groundtruth or str(root / "nb201" / "nb201_groundtruth.csv.gz")
+    with tempfile.TemporaryDirectory(prefix="nasbench-timing-data-") as tmp:
+        run_root = root
+        if not real:
+            run_root = Path(tmp)
+            write_timing_cifar10(run_root / "cifar10", per_batch=64 if cfg.smoke else 10_000)
+        return _senas_paper(cfg, run_root, real)
+
+
+def _senas_paper(cfg: SuiteConfig, run_root: Path, real: bool) -> dict[str, Any]:
+    gt = cfg.groundtruth or str(data_root(cfg.data_root) / "nb201" / "nb201_groundtruth.csv.gz")
     run_dir = cfg.out / "senas_paper"
     sets = (["max_train=128", "n_val=64", "max_val=32", "batch_size=32", "tau_epochs=4"] if cfg.smoke
             else ["tau_epochs=40"])  # tau at the end only: the target covers training, scoring and final ranking
     cmd = [sys.executable, "-c", "from benchmark.cli import main; main()", "run", "senas",
            "--preset", "tiny" if cfg.smoke else "paper", *(a for kv in sets for a in ("--set", kv)),
-           "--device", cfg.device,
-           "--data-root", str(run_root), "--gt", gt, "--out", str(run_dir), "--quiet", "--json"]
+           "--device", cfg.device, "--data-root", str(run_root), "--gt", gt, "--out", str(run_dir),
+           "--quiet", "--json"]
+    data_note = ("timing data (random pixels in the CIFAR-10 layout): accuracies and tau are meaningless"
+                 if not real else "real CIFAR-10")
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.senas_budget_s)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=cfg.senas_budget_s, check=False)
     except subprocess.TimeoutExpired:
         return {"finished": False, "seconds": time.perf_counter() - t0, "timing_data": not real,
-                "note": f"did not finish within {cfg.senas_budget_s:.0f} s (the run resumes from {run_dir})"}
+                "note": f"did not finish within {cfg.senas_budget_s:.0f} s ({data_note})"}
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"nasbench run failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     result = json.loads(proc.stdout)
     return {"finished": True, "seconds": seconds, "timings_s": result["timings_s"], "timing_data": not real,
-            "tau": None if not real else result["tau"], "fast_path": result.get("fast_path"),
-            "note": (f"{sets[-1]} (tau at the end only); " +
-                     ("timing data (random pixels in the CIFAR-10 layout): accuracies and tau are meaningless"
-                      if not real else "real CIFAR-10"))}
+            "tau": result["tau"] if real else None, "fast_path": result.get("fast_path"),
+            "note": f"{sets[-1]} (tau at the end only); {data_note}"}
 
 
 def step_mobilenet(cfg: SuiteConfig) -> dict[str, Any]:
@@ -196,11 +208,13 @@ def run_suite(cfg: SuiteConfig, log: Callable[[str], None] = lambda s: None) -> 
     suite: dict[str, Any] = {"device": cfg.device, "smoke": cfg.smoke, "hardware": hardware(torch.device(cfg.device)),
                              "versions": versions(), "steps": {}}
     for name, step in STEPS.items():
+        if cfg.only and name not in cfg.only:
+            continue
         log(f"perf-suite: {name} ...")
         t0 = time.perf_counter()
         try:
             suite["steps"][name] = {"ok": True, **step(cfg)}
-        except Exception as e:  # recorded: one broken step must not lose the others' numbers
+        except Exception as e:  # noqa: BLE001 -- recorded: one broken step must not lose the others' numbers
             suite["steps"][name] = {"ok": False, "error": f"{type(e).__name__}: {e}",
                                     "traceback": traceback.format_exc()}
         suite["steps"][name]["step_wall_s"] = time.perf_counter() - t0

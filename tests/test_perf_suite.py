@@ -43,7 +43,7 @@ def test_senas_step_over_its_budget_is_recorded_as_unfinished(tmp_path):
     r = perf_suite.step_senas_paper(cfg)
     assert r["finished"] is False and "did not finish within" in r["note"]
     assert r["timing_data"] is True  # the shared data holds one CIFAR-10 training batch, not five
-    assert (tmp_path / "timing-data" / "cifar10" / "data_batch_5").is_file()
+    assert not (tmp_path / "timing-data").exists()  # written to a temporary folder, not into --out
 
 
 def test_a_failing_step_is_recorded_and_the_rest_still_run(tmp_path, monkeypatch):
@@ -63,6 +63,15 @@ def test_a_failing_step_is_recorded_and_the_rest_still_run(tmp_path, monkeypatch
     assert "not measured" in summary and "step `eval_space` failed: RuntimeError: out of memory" in summary
     assert "| 420 | 600 | yes |" in summary and "toolkit/compiled = 1.10x" in summary
     assert suite["steps"]["senas_paper"]["ok"]
+
+
+def test_only_runs_the_named_steps_and_refuses_unknown_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(perf_suite, "STEPS", {"perf": lambda cfg: {"ratios": {}},
+                                              "mobilenet": lambda cfg: {"supernet_vs_mobilenetv2": 0.5}})
+    suite = perf_suite.run_suite(SuiteConfig(out=tmp_path, device="cpu", smoke=True, only=("mobilenet",)))
+    assert set(suite["steps"]) == {"mobilenet"}
+    with pytest.raises(NasBenchError, match="unknown perf-suite step"):
+        perf_suite.run_suite(SuiteConfig(out=tmp_path, device="cpu", only=("train",)))
 
 
 def test_cuda_without_a_gpu_is_a_one_line_error(tmp_path):

@@ -92,8 +92,7 @@ def build_config(resolved: dict[str, Any], runtime: Runtime) -> Any:
     fields = {k: v for k, v in resolved.items() if k != "preset"}
     if resolved["method"] == METHOD:
         fields.pop("method")
-        return StandaloneConfig(**fields, preset=StandalonePreset(**resolved["preset"]),
-                                device=runtime.device, data_root=runtime.data_root)
+        return StandaloneConfig(**fields, preset=StandalonePreset(**resolved["preset"]), **runtime.as_dict())
     preset = Preset(**{**resolved["preset"], "tau_epochs": tuple(resolved["preset"]["tau_epochs"])})
     return RunConfig(**fields, preset=preset, **runtime.as_dict())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 import tarfile
 from pathlib import Path
@@ -191,6 +192,40 @@ def test_nb201_xvalid_halves_test_set(name):
     assert torch.equal(s.train_x, raw.train_x) and (len(s.val_y), len(s.test_y)) == (15, 16)
     assert _ids(s.val_x).isdisjoint(_ids(s.test_x)) and _ids(s.val_x) | _ids(s.test_x) == set(range(40, 71))
     assert not torch.equal(split_nb201(raw, seed=1).val_x, s.val_x)
+
+
+def _split_file(path: Path, first: str, second: str, a: list[int], b: list[int]) -> None:
+    path.write_text(json.dumps({first: ["int", a], second: ["int", b]}))  # NB201's own layout
+
+
+@pytest.mark.parametrize("name,file,first,second", [
+    ("cifar10", "cifar-split.txt", "train", "valid"),
+    ("cifar100", "cifar100-test-split.txt", "xvalid", "xtest"),
+    ("imagenet16-120", "imagenet-16-120-test-split.txt", "xvalid", "xtest")])
+def test_nb201_uses_the_official_split_file_when_present(tmp_path, name, file, first, second):
+    raw = _indexed_raw(name, 12, 10)
+    n = 12 if name == "cifar10" else 10
+    a = [i for i in range(n) if i % 3 == 0]  # an uneven, interleaved split no permutation would give
+    b = [i for i in range(n) if i % 3]
+    _split_file(tmp_path / file, first, second, a, b)
+    s = split_nb201(raw, seed=0, split_dir=tmp_path)
+    assert s.source == str(tmp_path / file) and split_nb201(raw, seed=0).source == "seeded"
+    offset = 0 if name == "cifar10" else 12
+    first_part, second_part = (s.train_x, s.val_x) if name == "cifar10" else (s.val_x, s.test_x)
+    assert sorted(_ids(first_part)) == [offset + i for i in a]
+    assert sorted(_ids(second_part)) == [offset + i for i in b]
+    assert torch.equal(split_nb201(raw, seed=1, split_dir=tmp_path).val_x, s.val_x)  # fixed, not seeded
+
+
+def test_a_bad_official_split_file_is_a_one_line_error(tmp_path):
+    raw = _indexed_raw("cifar10", 12, 4)
+    (tmp_path / "cifar-split.txt").write_text("{not json")
+    with pytest.raises(NasBenchError, match="is not an NB201 split file with 'train' and 'valid'"):
+        split_nb201(raw, seed=0, split_dir=tmp_path)
+    _split_file(tmp_path / "cifar-split.txt", "train", "valid", list(range(0, 50000, 2)), list(range(1, 50000, 2)))
+    with pytest.raises(NasBenchError, match="but the cifar10 training set here has 12 images") as e:
+        split_nb201(raw, seed=0, split_dir=tmp_path)
+    assert "remove it to fall back to the seeded split" in e.value.fix
 
 
 def test_senas_random_validation_from_training_set():

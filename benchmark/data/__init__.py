@@ -26,10 +26,11 @@ def load_dataset(
     max_val: int | None = None,
 ) -> DataSplits:
     """Load dataset ``name`` from ``root`` and split it by ``scheme`` ('nb201' or 'senas', see
-    :mod:`benchmark.data.splits`); ``max_train``/``max_val`` keep a seeded subset. Tensors stay on CPU
-    (use ``DataSplits.to(device)``)."""
+    :mod:`benchmark.data.splits`; NB201's split files are used when they are in ``root/nb201/``);
+    ``max_train``/``max_val`` keep a seeded subset. Tensors stay on CPU (use ``DataSplits.to(device)``)."""
     raw = DATASETS.get(name)(Path(root))
-    return subsample(make_splits(raw, scheme, seed, n_val), seed, max_train, max_val)
+    return subsample(make_splits(raw, scheme, seed, n_val, split_dir=Path(root) / "nb201"), seed, max_train,
+                     max_val)
 
 
 __all__ = ["DATASETS", "DataSplits", "RawDataset", "load_dataset"]

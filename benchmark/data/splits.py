@@ -1,8 +1,11 @@
-"""Train / validation / test splits: the NB201 scheme and the SE-NAS scheme, both seeded."""
+"""Train / validation / test splits: the NB201 scheme (NB201's own split files when they are at hand,
+else seeded) and the SE-NAS scheme (seeded)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
@@ -10,6 +13,10 @@ from benchmark.data.cifar import RawDataset
 from benchmark.errors import NasBenchError
 
 SCHEMES = ("nb201", "senas")
+# NB201's split files (configs/nas-benchmark/ of AutoDL-Projects): file, first part, second part
+OFFICIAL_SPLITS = {"cifar10": ("cifar-split.txt", "train", "valid"),
+                   "cifar100": ("cifar100-test-split.txt", "xvalid", "xtest"),
+                   "imagenet16-120": ("imagenet-16-120-test-split.txt", "xvalid", "xtest")}
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,7 @@ class DataSplits:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     scheme: str
+    source: str = "seeded"  # how the split was drawn: 'seeded' or the official split file used
 
     def to(self, device: torch.device | str) -> DataSplits:
         """The same splits with every tensor moved to ``device``."""
@@ -35,28 +43,48 @@ class DataSplits:
         return replace(self, **moved)
 
 
-def split_nb201(raw: RawDataset, seed: int) -> DataSplits:
+def read_official_split(path: Path, first: str, second: str, n: int, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two index lists of an NB201 split file (JSON ``{"train": ["int", [0, 5, ...]], ...}``, as
+    AutoDL-Projects' ``load_config`` reads it), checked to be disjoint and to cover ``0..n-1``, the
+    ``n`` images of ``what`` at hand."""
+    fix = (f"use NB201's own {path.name} (AutoDL-Projects configs/nas-benchmark/) with the full dataset, "
+           f"or remove it to fall back to the seeded split")
+    try:
+        content = json.loads(path.read_text())
+        parts = [torch.tensor([int(i) for i in content[key][1]], dtype=torch.long) for key in (first, second)]
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        raise NasBenchError(f"{path} is not an NB201 split file with '{first}' and '{second}' ({e})", fix) from None
+    joined = torch.cat(parts)
+    if len(joined) != n or not torch.equal(joined.sort().values, torch.arange(n)):
+        raise NasBenchError(f"{path} splits {len(joined)} indices up to {int(joined.max()) if len(joined) else -1}, "
+                            f"but {what} here has {n} images to split", fix)
+    return parts[0], parts[1]
+
+
+def split_nb201(raw: RawDataset, seed: int, split_dir: Path | None = None) -> DataSplits:
     """NB201 (Dong & Yang, 2020, Sec. 2.2) splits.
 
-    cifar10 ("cifar10-valid"): the training set is halved into train and valid (25K/25K on the full set)
-    by a seeded permutation; the test set stays the test set. NB201 used a fixed split file
-    (``cifar-split.txt``) that is not shipped here, so the halves are the same size but not the same
-    images. cifar100 and imagenet16-120 ("x-valid"/"x-test"): the whole training set trains and the test
-    set is split into valid and test halves by a seeded permutation (NB201's ``*-test-split.txt``
-    likewise not shipped).
+    cifar10 ("cifar10-valid"): the training set is halved into train and valid (25K/25K on the full set);
+    the test set stays the test set. cifar100 and imagenet16-120 ("x-valid"/"x-test"): the whole training
+    set trains and the test set is halved into valid and test. The halves are NB201's own when its split
+    file (``OFFICIAL_SPLITS``) is in ``split_dir``, else drawn by a seeded permutation (same sizes, other
+    images); ``DataSplits.source`` says which.
     """
-    g = torch.Generator().manual_seed(seed)
-    if raw.name == "cifar10":
-        idx = torch.randperm(len(raw.train_y), generator=g)
-        half = len(idx) // 2
-        tr, va = idx[:half], idx[half:]
-        parts = (raw.train_x[tr], raw.train_y[tr], raw.train_x[va], raw.train_y[va], raw.test_x, raw.test_y)
+    on_train = raw.name == "cifar10"
+    n = len(raw.train_y) if on_train else len(raw.test_y)
+    official = None if split_dir is None else Path(split_dir) / OFFICIAL_SPLITS[raw.name][0]
+    if official is not None and official.is_file():
+        part = "training set" if on_train else "test set"
+        a, b = read_official_split(official, *OFFICIAL_SPLITS[raw.name][1:], n, f"the {raw.name} {part}")
+        source = str(official)
     else:
-        idx = torch.randperm(len(raw.test_y), generator=g)
-        half = len(idx) // 2
-        va, te = idx[:half], idx[half:]
-        parts = (raw.train_x, raw.train_y, raw.test_x[va], raw.test_y[va], raw.test_x[te], raw.test_y[te])
-    return DataSplits(raw.name, raw.num_classes, *parts, raw.mean, raw.std, "nb201")
+        idx = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        a, b, source = idx[:n // 2], idx[n // 2:], "seeded"
+    if on_train:
+        parts = (raw.train_x[a], raw.train_y[a], raw.train_x[b], raw.train_y[b], raw.test_x, raw.test_y)
+    else:
+        parts = (raw.train_x, raw.train_y, raw.test_x[a], raw.test_y[a], raw.test_x[b], raw.test_y[b])
+    return DataSplits(raw.name, raw.num_classes, *parts, raw.mean, raw.std, "nb201", source)
 
 
 def split_senas(raw: RawDataset, seed: int, n_val: int = 5000) -> DataSplits:
@@ -76,10 +104,12 @@ def split_senas(raw: RawDataset, seed: int, n_val: int = 5000) -> DataSplits:
     )
 
 
-def make_splits(raw: RawDataset, scheme: str, seed: int, n_val: int = 5000) -> DataSplits:
-    """Dispatch to :func:`split_nb201` or :func:`split_senas`."""
+def make_splits(raw: RawDataset, scheme: str, seed: int, n_val: int = 5000,
+                split_dir: Path | None = None) -> DataSplits:
+    """Dispatch to :func:`split_nb201` (official split files looked up in ``split_dir``) or
+    :func:`split_senas`."""
     if scheme == "nb201":
-        return split_nb201(raw, seed)
+        return split_nb201(raw, seed, split_dir)
     if scheme == "senas":
         return split_senas(raw, seed, n_val)
     raise NasBenchError(f"unknown split scheme {scheme!r}", f"choose one of: {', '.join(SCHEMES)}")

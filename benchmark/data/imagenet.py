@@ -3,8 +3,9 @@
 Layout: ``ROOT/train/<wnid>/*.JPEG`` and ``ROOT/val/<wnid>/*.JPEG`` (validation images sorted into
 class folders, as torchvision's ``ImageFolder`` expects). The SE-NAS search holds 50,000 training images
 out for validation (Sec. 4.3, after SPOS): :func:`search_split`. Transforms are the standard ones:
-random resized crop (scale 0.08-1, ratio 3/4-4/3) and horizontal flip for training; resize the shorter
-side to 256 and centre crop 224 for evaluation; both normalise with the ImageNet mean and std.
+random resized crop (scale 0.08-1, ratio 3/4-4/3), horizontal flip and, for DARTS-space retraining, colour
+jitter for training; resize the shorter side to 256 and centre crop 224 for evaluation; both normalise
+with the ImageNet mean and std.
 
 Randomness of a training transform comes from ``random.Random((seed, epoch, index))``: an image gets
 the same crop whatever the number of workers or processes, so a run is replayable after a resume and a
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageEnhance
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 from torch.utils.data.distributed import DistributedSampler
 
@@ -152,13 +153,53 @@ def _to_tensor(img: Image.Image) -> torch.Tensor:
     return x.sub_(_MEAN_255).div_(_STD_255).contiguous()
 
 
+@dataclass(frozen=True)
+class ColorJitter:
+    """Colour jitter as DARTS and P-DARTS retrain on ImageNet (``ColorJitter(0.4, 0.4, 0.4, 0.2)``), with
+    the semantics of torchvision's PIL path: brightness, contrast and saturation factors uniform in
+    ``[1 - s, 1 + s]``, a hue shift uniform in ``[-hue, hue]`` of a full turn, applied in random order.
+    A strength of 0 skips that adjustment and draws nothing for it."""
+
+    brightness: float = 0.4
+    contrast: float = 0.4
+    saturation: float = 0.4
+    hue: float = 0.2
+
+    def __post_init__(self) -> None:
+        if min(self.brightness, self.contrast, self.saturation) < 0 or not 0 <= self.hue <= 0.5:
+            raise NasBenchError(f"invalid colour jitter {self}",
+                                "use brightness, contrast, saturation >= 0 and 0 <= hue <= 0.5")
+
+    def __call__(self, img: Image.Image, rng: random.Random) -> Image.Image:
+        steps = [(ImageEnhance.Brightness, self.brightness), (ImageEnhance.Contrast, self.contrast),
+                 (ImageEnhance.Color, self.saturation), (None, self.hue)]
+        rng.shuffle(steps)
+        for enhance, strength in steps:
+            if strength == 0:
+                continue
+            if enhance is None:
+                img = _shift_hue(img, rng.uniform(-strength, strength))
+            else:
+                img = enhance(img).enhance(rng.uniform(max(0.0, 1 - strength), 1 + strength))
+        return img
+
+
+def _shift_hue(img: Image.Image, turn: float) -> Image.Image:
+    """Rotate the hue of an RGB image by ``turn`` of a full circle (HSV hue wraps around at 256)."""
+    h, s, v = img.convert("HSV").split()
+    offset = round(turn * 255) % 256
+    h = h.point(lambda p: (p + offset) % 256)
+    return Image.merge("HSV", (h, s, v)).convert("RGB")
+
+
 class TrainTransform:
     """Random resized crop (area 8-100 %, aspect 3/4-4/3; 10 tries, then a centre crop) to ``size``,
-    horizontal flip with probability 1/2, normalisation (the torchvision reference recipe)."""
+    horizontal flip with probability 1/2, optional colour jitter (:class:`ColorJitter`), normalisation
+    (the torchvision reference recipe)."""
 
     def __init__(self, size: int = 224, scale: tuple[float, float] = (0.08, 1.0),
-                 ratio: tuple[float, float] = (3 / 4, 4 / 3)):
-        self.size, self.scale, self.ratio = size, scale, ratio
+                 ratio: tuple[float, float] = (3 / 4, 4 / 3), jitter: ColorJitter | None = None):
+        self.size, self.scale, self.ratio, self.jitter = size, scale, ratio, jitter
 
     def crop_box(self, width: int, height: int, rng: random.Random) -> tuple[int, int, int, int]:
         """``(left, top, right, bottom)`` of the random crop of a ``width x height`` image."""
@@ -188,6 +229,8 @@ class TrainTransform:
         img = img.resize((self.size, self.size), Image.BILINEAR, box=box)
         if rng.random() < 0.5:
             img = img.transpose(Image.FLIP_LEFT_RIGHT)
+        if self.jitter is not None:
+            img = self.jitter(img, rng)
         return _to_tensor(img)
 
 
@@ -212,8 +255,8 @@ class EvalTransform:
         return _to_tensor(img)
 
 
-def train_transform(size: int = 224) -> TrainTransform:
-    return TrainTransform(size)
+def train_transform(size: int = 224, jitter: ColorJitter | None = None) -> TrainTransform:
+    return TrainTransform(size, jitter=jitter)
 
 
 def eval_transform(size: int = 224, resize: int = 256) -> EvalTransform:

@@ -1,10 +1,12 @@
-"""Shared fixtures: the data root and a tiny, fast preset for end-to-end runs."""
+"""Shared fixtures: the data root, one torch thread, and a tiny, fast preset for end-to-end runs."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 from benchmark.errors import NasBenchError
 from benchmark.paths import data_root
@@ -21,3 +23,12 @@ def root() -> Path:
         return data_root()
     except NasBenchError as e:
         pytest.skip(f"shared data not found: {e}")
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread for the test (steadier on a shared 2-core machine; exact comparisons run alike)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -36,12 +36,7 @@ SUMMARY = re.compile(r"^summary: train_vs_xautodl=(\S+) train_vs_eager=(\S+) eva
                      r"eval_vs_eager=(\S+) device=cpu batch=(\d+)$")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _batches(n: int, seed: int, size: int = 32) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -35,12 +35,7 @@ SIDE, C = 8, 4
 PAIR = ("skip_connect", "avg_pool_3x3")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def preset(epochs: int = 2):

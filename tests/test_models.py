@@ -24,12 +24,7 @@ ALL_CONV3 = ("nor_conv_3x3",) * 6
 EXTRA_PARAMS = {10: 0, 100: 5_850, 120: 7_150}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def formula_params(arch: tuple[str, ...], num_classes: int) -> int:

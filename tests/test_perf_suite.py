@@ -14,13 +14,7 @@ from benchmark.data.cifar import load_cifar10
 from benchmark.errors import NasBenchError
 from benchmark.perf_suite import FULL_SPACE, SuiteConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_eval_space_step_tries_group_sizes_and_projects_the_full_space(tmp_path):

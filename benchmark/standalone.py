@@ -14,24 +14,23 @@ result as an uninterrupted one (exactly, on CPU).
 from __future__ import annotations
 
 import dataclasses
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
-from benchmark.io import read_json, torch_save, write_json
+from benchmark.io import write_json
 from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
 from benchmark.paths import data_root
-from benchmark.progress import progress_bar
+from benchmark.resumable import ResumableRun
 from benchmark.settings import named_preset, parse_overrides
 from benchmark.spaces.nb201 import format_arch
 from benchmark.training import cosine_lr
@@ -59,6 +58,10 @@ class StandalonePreset:
     max_val: int | None = None
     max_test: int | None = None
     eval_batch_size: int = 1000
+
+    @property
+    def total_epochs(self) -> int:
+        return self.epochs
 
 
 STANDALONE_PRESETS: dict[str, StandalonePreset] = {
@@ -125,18 +128,17 @@ def _seeded_subset(x: torch.Tensor, y: torch.Tensor, cap: int | None,
     return x[keep], y[keep]
 
 
-class StandaloneRun:
+class StandaloneRun(ResumableRun):
     """Train ``cfg.arch`` from scratch, evaluate on valid and test, write ``result.json``; resumable."""
 
-    def __init__(self, cfg: StandaloneConfig, out_dir: Path, progress: bool = True,
-                 log: Callable[[str], None] = print):
-        self.cfg, self.p, self.out = cfg, cfg.preset, Path(out_dir)
-        self.progress, self.log = progress, log
-        self.state = StandaloneState()
+    state_class = StandaloneState
+    checkpoint_weights_only = True
+    cfg: StandaloneConfig
+    p: StandalonePreset
 
     @property
-    def ckpt_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+    def progress_label(self) -> str:
+        return f"standalone {self.cfg.arch}"
 
     def setup(self) -> None:
         from analysis.groundtruth import default_groundtruth, load_groundtruth
@@ -167,32 +169,24 @@ class StandaloneRun:
         return b
 
     # ------------------------------------------------------------------ checkpoints
-    def save_checkpoint(self) -> None:
-        torch_save(self.ckpt_path, {"identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
-                                    "model": self.model.state_dict(),
-                                    "optimizer": self.optimizer.state_dict()})
+    def checkpoint_contents(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
 
-    def load_checkpoint(self) -> bool:
-        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=True)
-        if ck is None:
-            return False
-        self.state = StandaloneState(**ck["state"])
+    def restore(self, ck: dict[str, Any]) -> None:
         self.model.load_state_dict(ck["model"])
         self.optimizer.load_state_dict(ck["optimizer"])
-        return True
 
     # ------------------------------------------------------------------ training and evaluation
-    def train_epoch(self, epoch: int) -> dict[str, float]:
+    def train_epoch(self, epoch: int, total_steps: int) -> dict[str, float]:
         """One epoch of SGD with the per-step cosine schedule; mean loss and training accuracy."""
         p, model = self.p, self.model
         model.train()
         loss_fn = nn.CrossEntropyLoss()
-        total = p.epochs * self.steps_per_epoch
         loss_sum = torch.zeros((), device=self.device)
         hits = torch.zeros((), dtype=torch.long, device=self.device)
         seen = 0
         for i, (x, y) in enumerate(self._batches(epoch)):
-            lr = cosine_lr((epoch - 1) * self.steps_per_epoch + i, total, p.lr, p.lr_min)
+            lr = cosine_lr((epoch - 1) * self.steps_per_epoch + i, total_steps, p.lr, p.lr_min)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             self.optimizer.zero_grad(set_to_none=True)
@@ -203,7 +197,7 @@ class StandaloneRun:
             loss_sum += loss.detach() * len(y)
             hits += (logits.detach().argmax(1) == y).sum()
             seen += len(y)
-        return {"epoch": epoch, "loss": float(loss_sum) / seen, "train_acc": 100.0 * float(hits) / seen}
+        return {"loss": float(loss_sum) / seen, "train_acc": 100.0 * float(hits) / seen}
 
     @torch.inference_mode()
     def accuracy(self, split: str) -> float:
@@ -216,28 +210,10 @@ class StandaloneRun:
             hits += (self.model(xb).argmax(1) == yb).sum()
         return 100.0 * float(hits) / len(y)
 
-    def run(self) -> dict[str, Any]:
-        """Train (resuming from ``checkpoint.pt``), evaluate, write ``result.json``; return it."""
-        result_path = self.out / "result.json"
-        if result_path.exists():
-            return read_json(result_path)
-        self.setup()
-        self.out.mkdir(parents=True, exist_ok=True)
-        if self.load_checkpoint():
-            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
-        left = self.p.epochs - self.state.epoch
-        with progress_bar(f"standalone {self.cfg.arch}", left, self.progress) as advance:
-            for epoch in range(self.state.epoch + 1, self.p.epochs + 1):
-                t0 = time.perf_counter()
-                row = self.train_epoch(epoch)
-                self.state.timings["train_s"] += time.perf_counter() - t0
-                self.state.train_log.append(row)
-                self.state.epoch = epoch
-                self.save_checkpoint()
-                advance(1)
-        t0 = time.perf_counter()
-        val_acc, test_acc = self.accuracy("val"), self.accuracy("test")
-        self.state.timings["eval_s"] += time.perf_counter() - t0
+    def finish(self) -> dict[str, Any]:
+        """Evaluate on valid and test, write ``result.json``."""
+        with self.timed("eval_s"):
+            val_acc, test_acc = self.accuracy("val"), self.accuracy("test")
         return self.write_result(val_acc, test_acc)
 
     def scale_note(self) -> str:

@@ -81,10 +81,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, r
     whole = StandaloneRun(config(epochs=2), tmp_path / "whole", progress=False, log=lambda s: None).run()
     real = StandaloneRun.train_epoch
 
-    def killed_in_epoch_2(self, epoch):
+    def killed_in_epoch_2(self, epoch, total_steps):
         if epoch == 2:
             raise KeyboardInterrupt
-        return real(self, epoch)
+        return real(self, epoch, total_steps)
 
     monkeypatch.setattr(StandaloneRun, "train_epoch", killed_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):

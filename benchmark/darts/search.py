@@ -9,7 +9,9 @@ and merged child spaces get their own weights (:mod:`benchmark.darts.expanded`).
 truth: the run ends by ranking ``rank_archs`` distinct paths of the final space with the Eq. 4 weights,
 among those whose ImageNet mobile network fits ``flops_budget_m``, and exports the best as a genotype.
 
-Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch.
+Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch
+(:mod:`benchmark.resumable`). On a GPU the search runs the fast path of the NB201 pipeline
+(:mod:`benchmark.fastpath`); on CPU that is off, so CPU results are those of plain eager code.
 """
 
 from __future__ import annotations
@@ -17,17 +19,13 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.checkpoint import read_checkpoint
 from benchmark.criteria import CRITERIA, CriterionContext, create_criterion
 from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
 from benchmark.darts.expanded import ExpandableDartsSupernet
@@ -39,11 +37,13 @@ from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_arch
-from benchmark.io import atomic_path, read_json, torch_save, write_json, write_parquet
+from benchmark.fastpath import FastPath
+from benchmark.io import atomic_path, write_json, write_parquet
 from benchmark.methods.base import versions
 from benchmark.models.darts_network import GenotypeNetwork
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
+from benchmark.resumable import ResumableRun
 from benchmark.samplers import SAMPLERS
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.shrinking import shrink
@@ -99,15 +99,16 @@ class SearchState:
     timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
 
 
-class DartsSearch:
+class DartsSearch(ResumableRun):
     """SE-NAS (shrinking and expanding) on the DARTS space; Eq. 4 weight averaging (K = 5) by default."""
 
-    def __init__(self, cfg: DartsSearchConfig, out_dir: Path, progress: bool = True,
-                 log: Callable[[str], None] = print):
-        self.cfg, self.p = cfg, cfg.preset
-        self.out = Path(out_dir)
-        self.progress, self.log = progress, log
-        self.state = SearchState()
+    state_class = SearchState
+    run_kind = "search"
+    cfg: DartsSearchConfig
+    p: SearchPreset
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self.averager: WeightAverager | None = None
         self.relaxation: DartsSpaceRelaxation | None = None
 
@@ -132,10 +133,12 @@ class DartsSearch:
                                  max_train=p.max_train, max_val=p.max_val)
         torch.manual_seed(cfg.seed)
         self.space = darts_space()
-        self.model = ExpandableDartsSupernet(NUM_CLASSES, p.C, p.layers, bn_affine=False, bn_track=p.bn_track,
-                                             space=self.space).to(self.device)
+        # CPU: every optimisation off, exact eager results; the DARTS supernet names no compile regions
+        self.fast = FastPath.for_device(self.device).replace(compile_ops=False)
+        self.model = self.fast.prepare_model(ExpandableDartsSupernet(
+            NUM_CLASSES, p.C, p.layers, bn_affine=False, bn_track=p.bn_track, space=self.space).to(self.device))
         self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
-        self.optimizer = make_optimizer(self.model, p)
+        self.optimizer = make_optimizer(self.model, p, self.fast)
         d = self.data
         self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
         self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
@@ -171,8 +174,9 @@ class DartsSearch:
         acc = []
         with progress_bar(what, len(archs), self.progress) as advance:
             for arch in archs:
-                path = PathNetwork(self.eval_model.to_standalone(arch))
-                acc.append(evaluate_arch(path, arch, self.val_batches, self.p.bn_eval, self.recal_batches))
+                path = self.fast.prepare_model(PathNetwork(self.eval_model.to_standalone(arch)))
+                acc.append(evaluate_arch(path, arch, self.val_batches, self.p.bn_eval, self.recal_batches,
+                                         self.fast))
                 advance(1)
         return np.asarray(acc, dtype=np.float64)
 
@@ -199,56 +203,43 @@ class DartsSearch:
         self.sampler.space_changed()
         if self.cfg.expand:
             origins = self.model.expand(self.space, self.p.merge_threshold)
-            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins)
+            self.fast.prepare_model(self.model)  # the new weight copies
+            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
             if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
                 self.averager.module.expand(self.space, self.p.merge_threshold)
+                self.fast.prepare_model(self.averager.module)
             self.log(f"stage {stage}: {len(self.model.groups)} child spaces, "
                      f"{len(self.model.copies)} copied edge operations")
 
 
-    # ------------------------------------------------------------------ the run
-    def run(self) -> dict[str, Any]:
-        """Train stage by stage, shrink and expand, select and export the genotype. Resumes if interrupted."""
-        result_path = self.out / "result.json"
-        if result_path.exists():
-            return read_json(result_path)
-        self.setup()
-        self.out.mkdir(parents=True, exist_ok=True)
-        if self.load_checkpoint():
-            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
-        total = self.p.total_epochs
-        with progress_bar("senas training (darts)", total - self.state.epoch, self.progress) as advance:
-            for epoch in range(self.state.epoch + 1, total + 1):
-                self.run_epoch(epoch, total * self.steps_per_epoch)
-                advance(1)
-        t0 = time.perf_counter()
-        ranking = self.select()
-        self.state.timings["rank_s"] += time.perf_counter() - t0
-        return self.write_outputs(ranking)
+    # ------------------------------------------------------------------ the run (benchmark.resumable)
+    @property
+    def progress_label(self) -> str:
+        return "senas training (darts)"
 
-    def run_epoch(self, epoch: int, total_steps: int) -> None:
-        p = self.p
-        stage = p.stage_of(epoch)
-        last_of_stage = epoch == p.stage_end(stage)
+    def ends_stage(self, epoch: int) -> bool:
+        return epoch == self.p.stage_end(self.p.stage_of(epoch))
+
+    def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
+        """One epoch of single-path training (and of the relaxation, for ``magnitude``); in the last epoch
+        of a stage the Eq. 4 average is taken."""
         self.averager = None
-        if self.weight_avg_k > 1 and last_of_stage:
+        if self.weight_avg_k > 1 and self.ends_stage(epoch):
             self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.fast.prepare_model(self.averager.module)
         on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
-        t0 = time.perf_counter()
-        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
+        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
                                 first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
-                                on_step=on_step)
+                                on_step=on_step, fast=self.fast)
         if self.relaxation is not None:
             relaxed = self.relaxation.train_epochs(1, self._epoch_batches, lambda t: self.val_batches)[0]
             stats["relaxation_loss"] = relaxed["loss"]
-        self.state.timings["train_s"] += time.perf_counter() - t0
-        self.state.train_log.append({"epoch": epoch, "stage": stage, **stats})
-        self.state.epoch = epoch
-        if last_of_stage:
-            t0 = time.perf_counter()
-            self.end_of_stage(stage)
-            self.state.timings["score_s"] += time.perf_counter() - t0
-        self.save_checkpoint()
+        return {"stage": self.p.stage_of(epoch), **stats}
+
+    def end_of_epoch(self, epoch: int) -> None:
+        if self.ends_stage(epoch):
+            with self.timed("score_s"):
+                self.end_of_stage(self.p.stage_of(epoch))
 
     # ------------------------------------------------------------------ final selection
     def candidates(self) -> list[Arch]:
@@ -281,38 +272,34 @@ class DartsSearch:
             "imagenet_flops_m": [self.costs(a) if self.costs is not None else np.nan for a in archs]})
         return ranking.sort_values("supernet_acc", ascending=False, kind="stable").reset_index(drop=True)
 
+    def finish(self) -> dict[str, Any]:
+        """Select the best candidate; write ``result.json``, the parquet tables and ``genotype.txt``."""
+        with self.timed("rank_s"):
+            ranking = self.select()
+        return self.write_outputs(ranking)
+
     # ------------------------------------------------------------------ checkpoints
-    @property
-    def ckpt_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+    def checkpoint_contents(self) -> dict[str, Any]:
+        return {"alive": [list(a) for a in self.space.alive], "groups": [list(g) for g in self.model.groups],
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler": self.sampler.state_dict(),
+                "averager": None if self.averager is None else self.averager.averaged.state_dict(),
+                "relaxation": None if self.relaxation is None else self.relaxation.state_dict()}
 
-    def save_checkpoint(self) -> None:
-        torch_save(self.ckpt_path, {
-            "identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
-            "alive": [list(a) for a in self.space.alive], "groups": [list(g) for g in self.model.groups],
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "averager": None if self.averager is None else self.averager.averaged.state_dict(),
-            "relaxation": None if self.relaxation is None else self.relaxation.state_dict()})
-
-    def load_checkpoint(self) -> bool:
-        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=False, run="search")
-        if ck is None:
-            return False
-        self.state = SearchState(**ck["state"])
+    def restore(self, ck: dict[str, Any]) -> None:
         self.space.restrict(ck["alive"])
         self.model.rebuild(self.space, [tuple(g) for g in ck["groups"]])
-        self.model.to(self.device)
+        self.fast.prepare_model(self.model.to(self.device))  # the rebuilt weight copies
         self.model.load_state_dict(ck["model"])
-        self.optimizer = make_optimizer(self.model, self.p)
+        self.optimizer = make_optimizer(self.model, self.p, self.fast)
         self.optimizer.load_state_dict(ck["optimizer"])
         self.sampler.load_state_dict(ck["sampler"])
         if ck["averager"] is not None:
             self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
             self.averager.averaged.load_state_dict(ck["averager"])
+            self.fast.prepare_model(self.averager.module)
         if ck["relaxation"] is not None:
             self.relaxation.load_state_dict(ck["relaxation"])
-        return True
 
     # ------------------------------------------------------------------ outputs
     def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:

@@ -13,10 +13,9 @@ import platform
 import random
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +23,6 @@ import torch
 from torch import nn
 
 import benchmark
-from benchmark.checkpoint import read_checkpoint
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
@@ -32,11 +30,12 @@ from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
 from benchmark.models.nb201_supernet import NB201Supernet
-from benchmark.io import read_json, torch_save, write_json, write_parquet
+from benchmark.io import write_json, write_parquet
 from benchmark.paths import data_root
 from benchmark.presets import PRESETS, Preset
 from benchmark.progress import progress_bar
 from benchmark.registry import Registry
+from benchmark.resumable import ResumableRun
 from benchmark.samplers import SAMPLERS
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import Arch
@@ -87,21 +86,18 @@ class RunState:
     timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
 
 
-class OneShotRun:
+class OneShotRun(ResumableRun):
     """Base pipeline; subclasses set ``method`` and override :meth:`end_of_stage` and the state hooks."""
 
     method = "base"
     default_weight_avg_k = 1
     supernet_class: type[nn.Module] = NB201Supernet
+    state_class = RunState
+    cfg: RunConfig
+    p: Preset
 
-    def __init__(self, cfg: RunConfig, out_dir: Path, progress: bool = True,
-                 log: Callable[[str], None] = print):
-        self.cfg = cfg
-        self.p = cfg.preset
-        self.out = Path(out_dir)
-        self.progress = progress
-        self.log = log
-        self.state = RunState()
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
         self.averager: WeightAverager | None = None
         self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
 
@@ -209,25 +205,41 @@ class OneShotRun:
     def load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore method state that changes the model's structure, before its weights are loaded."""
 
-    # ------------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------------ the run (benchmark.resumable)
     @property
-    def ckpt_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+    def progress_label(self) -> str:
+        return f"{self.method} training"
 
-    def save_checkpoint(self) -> None:
-        torch_save(self.ckpt_path, {
-            "identity": self.cfg.identity(), "state": dataclasses.asdict(self.state),
-            "alive": [list(a) for a in self.space.alive], "extra": self.extra_state(),
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "averager": None if self.averager is None else self.averager.averaged.state_dict(),
-        })
+    def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
+        """One epoch of single-path training; in the last epoch of a stage the Eq. 4 average is taken."""
+        self.averager = None
+        if self.weight_avg_k > 1 and epoch % self.p.epochs_per_stage == 0:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
+        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
+        return train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
+                               first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
+                               on_step=on_step, fast=self.fast)
 
-    def load_checkpoint(self) -> bool:
-        ck = read_checkpoint(self.ckpt_path, self.device, self.cfg.identity(), weights_only=False)
-        if ck is None:
-            return False
-        self.state = RunState(**ck["state"])
+    def end_of_epoch(self, epoch: int) -> None:
+        """Tau at the preset's ``tau_epochs``; :meth:`end_of_stage` after the last epoch of a stage."""
+        if epoch in self.p.tau_epochs:
+            with self.timed("rank_s"):
+                row = self.tau_row(epoch, self.rank(f"tau at epoch {epoch}"))
+            self.state.tau_rows.append(row)
+            self.log(f"epoch {epoch}: tau={row['tau']:.3f} over {row['n_ranked']} architectures "
+                     f"(space size {row['space_size']})")
+        if epoch % self.p.epochs_per_stage == 0:
+            with self.timed("score_s"):
+                self.end_of_stage(self.stage_of(epoch))
+
+    def checkpoint_contents(self) -> dict[str, Any]:
+        return {"alive": [list(a) for a in self.space.alive], "extra": self.extra_state(),
+                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler": self.sampler.state_dict(),
+                "averager": None if self.averager is None else self.averager.averaged.state_dict()}
+
+    def restore(self, ck: dict[str, Any]) -> None:
         self.space.restrict(ck["alive"])
         self.load_extra_state(ck["extra"])
         self.model.load_state_dict(ck["model"])
@@ -238,57 +250,12 @@ class OneShotRun:
             self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
             self.averager.averaged.load_state_dict(ck["averager"])
             self.fast.prepare_model(self.averager.module)
-        return True
 
-    # ------------------------------------------------------------------ the run
-    def run(self) -> dict[str, Any]:
-        """Train, measure, rank; write ``result.json`` and the parquet tables. Resumes if interrupted."""
-        result_path = self.out / "result.json"
-        if result_path.exists():
-            return read_json(result_path)
-        self.setup()
-        self.out.mkdir(parents=True, exist_ok=True)
-        if self.load_checkpoint():
-            self.log(f"resuming {self.out} after epoch {self.state.epoch}")
-        total = self.p.total_epochs
-        total_steps = total * self.steps_per_epoch
-        with progress_bar(f"{self.method} training", total - self.state.epoch, self.progress) as advance:
-            for epoch in range(self.state.epoch + 1, total + 1):
-                self.run_epoch(epoch, total_steps)
-                advance(1)
-        t0 = time.perf_counter()
-        ranking = self.rank("final ranking")
-        self.state.timings["rank_s"] += time.perf_counter() - t0
-        result = self.write_outputs(ranking)
-        return result
-
-    def run_epoch(self, epoch: int, total_steps: int) -> None:
-        p = self.p
-        last_of_stage = epoch % p.epochs_per_stage == 0
-        self.averager = None
-        if self.weight_avg_k > 1 and last_of_stage:
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
-        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
-        t0 = time.perf_counter()
-        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, p,
-                                first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
-                                on_step=on_step, fast=self.fast)
-        self.state.timings["train_s"] += time.perf_counter() - t0
-        self.state.train_log.append({"epoch": epoch, **stats})
-        self.state.epoch = epoch
-        if epoch in p.tau_epochs:
-            t0 = time.perf_counter()
-            row = self.tau_row(epoch, self.rank(f"tau at epoch {epoch}"))
-            self.state.timings["rank_s"] += time.perf_counter() - t0
-            self.state.tau_rows.append(row)
-            self.log(f"epoch {epoch}: tau={row['tau']:.3f} over {row['n_ranked']} architectures "
-                     f"(space size {row['space_size']})")
-        if last_of_stage:
-            t0 = time.perf_counter()
-            self.end_of_stage(self.stage_of(epoch))
-            self.state.timings["score_s"] += time.perf_counter() - t0
-        self.save_checkpoint()
+    def finish(self) -> dict[str, Any]:
+        """Rank the final space; write ``result.json`` and the parquet tables."""
+        with self.timed("rank_s"):
+            ranking = self.rank("final ranking")
+        return self.write_outputs(ranking)
 
     # ------------------------------------------------------------------ outputs
     def scale_note(self) -> str:

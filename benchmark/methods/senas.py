@@ -118,7 +118,7 @@ class SENAS(OneShotRun):
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
         self.model.rebuild(self.space, [tuple(g) for g in state.get("groups", [])])
-        self.model.to(self.device)
+        self.fast.prepare_model(self.model.to(self.device))  # the rebuilt weight copies
         if self.relaxation is not None:
             self.relaxation.load_state_dict(state["relaxation"])
 

@@ -19,7 +19,8 @@ from benchmark.errors import NasBenchError
 from benchmark.imagenet.cli import imagenet_app
 from benchmark.imagenet.perf import mobilenet_throughput
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
-from benchmark.imagenet.search import budget_windows
+from benchmark.imagenet.methods import SearchConfig
+from benchmark.imagenet.search import _SearchRun, budget_windows
 from benchmark.models.complexity import count_flops, count_params
 from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet, mobilenet_network, mobilenet_v2
@@ -240,6 +241,20 @@ def test_tiny_search_and_retrain_end_to_end(tmp_path):
     retrained = json.loads((tmp_path / "retrain" / "result.json").read_text())
     assert 0 <= retrained["top1"] <= 100 and retrained["ema_top1"] is not None
     assert retrained["arch"]["arch"] == record["arch"]
+
+
+def test_search_supernet_starts_from_the_seed(tmp_path):
+    root = write_fake_imagenet(tmp_path / "imagenet", classes=4, train_per_class=4, val_per_class=1)
+
+    def initial_weights(seed: int, out: str) -> dict[str, torch.Tensor]:
+        run = _SearchRun(SearchConfig(method="senas", data_root=str(root), device="cpu", seed=seed), tmp_path / out,
+                         shrinks=True)
+        run.setup()
+        return run.model.state_dict()
+
+    first, again, other = initial_weights(0, "a"), initial_weights(0, "b"), initial_weights(1, "c")
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
 def test_mobilenet_throughput_reports_speed_and_memory():

@@ -151,6 +151,7 @@ class _SearchRun:
         self.steps_per_epoch = check_steps(len(self.train_list), self.batch, dist.world_size)
         self.total_steps = p.search_epochs * self.steps_per_epoch
         self.autocast, self.channels_last = fast_settings(dist.device)
+        torch.manual_seed(cfg.seed)
         self.model = MobileNetSupernet(self.skeleton, self.space).to(dist.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)

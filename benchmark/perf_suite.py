@@ -104,7 +104,8 @@ def step_eval_space(cfg: SuiteConfig) -> dict[str, Any]:
     val = [(xv[i:i + 1000], yv[i:i + 1000]) for i in range(0, val_n, 1000)]
     base = FastPath.for_device(device)
     torch.manual_seed(0)
-    model = base.prepare_model(NB201Supernet(C=C, N=N).to(device))
+    # cell BatchNorm as the `paper` preset trains it: non-affine, no running statistics
+    model = base.prepare_model(NB201Supernet(C=C, N=N, bn_affine=False, bn_track=False).to(device))
     archs = list(nb201_space().enumerate())
 
     def timed(fast: FastPath, chunk: list) -> float:
@@ -149,8 +150,9 @@ def step_senas_paper(cfg: SuiteConfig) -> dict[str, Any]:
 def _senas_paper(cfg: SuiteConfig, run_root: Path, real: bool) -> dict[str, Any]:
     gt = cfg.groundtruth or str(data_root(cfg.data_root) / "nb201" / "nb201_groundtruth.csv.gz")
     run_dir = cfg.out / "senas_paper"
+    # tau at the end only: the target covers training, scoring and the final ranking
     sets = (["max_train=128", "n_val=64", "max_val=32", "batch_size=32", "tau_epochs=4"] if cfg.smoke
-            else ["tau_epochs=40"])  # tau at the end only: the target covers training, scoring and final ranking
+            else ["tau_epochs=40"])
     cmd = [sys.executable, "-c", "from benchmark.cli import main; main()", "run", "senas",
            "--preset", "tiny" if cfg.smoke else "paper", *(a for kv in sets for a in ("--set", kv)),
            "--device", cfg.device, "--data-root", str(run_root), "--gt", gt, "--out", str(run_dir),
@@ -177,13 +179,15 @@ def step_mobilenet(cfg: SuiteConfig) -> dict[str, Any]:
     from benchmark.imagenet.perf import mobilenet_throughput
 
     batch, steps, size = (2, 1, 64) if cfg.smoke else (256, 30, 224)
-    runs = {m: mobilenet_throughput(cfg.device, batch, steps, model=m, input_size=size, warmup=1 if cfg.smoke else 5)
-            for m in ("supernet", "mobilenetv2")}
-    return {**runs, "supernet_vs_mobilenetv2": runs["supernet"]["images_per_s"] / runs["mobilenetv2"]["images_per_s"]}
+    runs = {m: mobilenet_throughput(cfg.device, batch, steps, model=m, input_size=size,
+                                    warmup=1 if cfg.smoke else 5) for m in ("supernet", "mobilenetv2")}
+    ratio = runs["supernet"]["images_per_s"] / runs["mobilenetv2"]["images_per_s"]
+    return {**runs, "supernet_vs_mobilenetv2": ratio}
 
 
 STEPS: dict[str, Callable[[SuiteConfig], dict[str, Any]]] = {
-    "perf": step_perf, "eval_space": step_eval_space, "senas_paper": step_senas_paper, "mobilenet": step_mobilenet}
+    "perf": step_perf, "eval_space": step_eval_space, "senas_paper": step_senas_paper,
+    "mobilenet": step_mobilenet}
 
 
 # ------------------------------------------------------------------------------------------- driver
@@ -205,8 +209,8 @@ def run_suite(cfg: SuiteConfig, log: Callable[[str], None] = lambda s: None) -> 
 
     cfg.validate()
     cfg.out.mkdir(parents=True, exist_ok=True)
-    suite: dict[str, Any] = {"device": cfg.device, "smoke": cfg.smoke, "hardware": hardware(torch.device(cfg.device)),
-                             "versions": versions(), "steps": {}}
+    suite: dict[str, Any] = {"device": cfg.device, "smoke": cfg.smoke, "versions": versions(), "steps": {},
+                             "hardware": hardware(torch.device(cfg.device))}
     for name, step in STEPS.items():
         if cfg.only and name not in cfg.only:
             continue
@@ -245,17 +249,18 @@ def summary_table(suite: dict[str, Any]) -> list[str]:
 
     eval_note = "measured" if get("eval_space", "full_space_measured") else "projected from the rate"
     senas_s = get("senas_paper", "seconds") if get("senas_paper", "finished") else None
-    lines = [f"# nasbench perf-suite on {hw.get('gpu') or hw['cpu']} ({suite['device']})", "",
-             "**Smoke run: sizes shrunk to check the plumbing; the numbers mean nothing.**" if suite["smoke"] else
-             f"torch {suite['versions']['torch']}; targets from issue 6.", "",
+    heading = ("**Smoke run: sizes shrunk to check the plumbing; the numbers mean nothing.**" if suite["smoke"]
+               else f"torch {suite['versions']['torch']}; targets from issue 6.")
+    lines = [f"# nasbench perf-suite on {hw.get('gpu') or hw['cpu']} ({suite['device']})", "", heading, "",
              "| target | measured | goal | met |", "|---|---|---|---|",
-             row("supernet training vs xautodl (batch 256, C=16, N=5)", get("perf", "ratios", "train_vs_xautodl"),
-                 TARGETS["train_vs_xautodl"], "{:.2f}x", True),
+             row("supernet training vs xautodl (batch 256, C=16, N=5)",
+                 get("perf", "ratios", "train_vs_xautodl"), TARGETS["train_vs_xautodl"], "{:.2f}x", True),
              row("peak accelerator memory, training at batch 256 (MiB)", get("perf", "train_memory_mib"),
                  TARGETS["train_memory_mib"], "{:.0f}", False),
              row(f"all 15,625 architectures evaluated, s ({eval_note})", get("eval_space", "full_space_s"),
                  TARGETS["eval_space_s"], "{:.0f}", False),
-             row("SE-NAS `paper` preset end to end, s", senas_s, TARGETS["senas_paper_s"], "{:.0f}", False), ""]
+             row("SE-NAS `paper` preset end to end, s", senas_s, TARGETS["senas_paper_s"], "{:.0f}", False),
+             ""]
     for name, step in s.items():
         if not step["ok"]:
             lines.append(f"- step `{name}` failed: {step['error']}")
@@ -264,7 +269,8 @@ def summary_table(suite: dict[str, Any]) -> list[str]:
     compile_ratio = get("perf", "ratios", "train_vs_compiled")
     if compile_ratio is not None:
         lines.append(f"- regional torch.compile: toolkit/compiled = {compile_ratio:.2f}x in training, "
-                     f"{get('perf', 'ratios', 'eval_vs_compiled'):.2f}x in evaluation (below 1x: compiling pays off)")
+                     f"{get('perf', 'ratios', 'eval_vs_compiled'):.2f}x in evaluation "
+                     "(below 1x: compiling pays off)")
     if get("mobilenet", "supernet_vs_mobilenetv2") is not None:
         lines.append(f"- MobileNet supernet vs MobileNetV2 training throughput: "
                      f"{get('mobilenet', 'supernet_vs_mobilenetv2'):.2f}x")

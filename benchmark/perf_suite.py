@@ -249,8 +249,8 @@ def summary_table(suite: dict[str, Any]) -> list[str]:
 
     eval_note = "measured" if get("eval_space", "full_space_measured") else "projected from the rate"
     senas_s = get("senas_paper", "seconds") if get("senas_paper", "finished") else None
-    heading = ("**Smoke run: sizes shrunk to check the plumbing; the numbers mean nothing.**" if suite["smoke"]
-               else f"torch {suite['versions']['torch']}; targets from issue 6.")
+    smoke = "**Smoke run: sizes shrunk to check the plumbing; the numbers mean nothing.**"
+    heading = smoke if suite["smoke"] else f"torch {suite['versions']['torch']}; targets from issue 6."
     lines = [f"# nasbench perf-suite on {hw.get('gpu') or hw['cpu']} ({suite['device']})", "", heading, "",
              "| target | measured | goal | met |", "|---|---|---|---|",
              row("supernet training vs xautodl (batch 256, C=16, N=5)",

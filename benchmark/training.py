@@ -37,15 +37,22 @@ def make_optimizer(model: nn.Module, preset: Preset, fast: FastPath | None = Non
 def rebuild_optimizer(old: torch.optim.Optimizer, model: nn.Module, preset: Preset,
                       origins: list[tuple[nn.Parameter, nn.Parameter]], fast: FastPath | None = None,
                       ) -> torch.optim.Optimizer:
-    """A new optimizer over a supernet that SE-NAS expanding grew (Sec. 3.4): parameters that existed keep
-    their state; each weight copy inherits the state of the parameter it was copied from (``origins``)."""
-    source = {id(new): src for new, src in origins}
-    optimizer = make_optimizer(model, preset, fast)
-    for param in optimizer.param_groups[0]["params"]:
+    """A new :func:`make_optimizer` over a supernet that SE-NAS expanding grew (Sec. 3.4), with
+    :func:`inherit_state`."""
+    return inherit_state(old, make_optimizer(model, preset, fast), origins)
+
+
+def inherit_state(old: torch.optim.Optimizer, new: torch.optim.Optimizer,
+                  origins: list[tuple[nn.Parameter, nn.Parameter]]) -> torch.optim.Optimizer:
+    """``new`` (a fresh optimizer over an expanded supernet, SE-NAS Sec. 3.4) with ``old``'s state: parameters
+    that existed keep theirs; each weight copy inherits the state of the parameter it was copied from
+    (``origins``: (copy, source) pairs)."""
+    source = {id(copy): src for copy, src in origins}
+    for param in new.param_groups[0]["params"]:
         state = old.state.get(param) or old.state.get(source.get(id(param)))
         if state:
-            optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
-    return optimizer
+            new.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
+    return new
 
 
 def _zero_momentum_for_new_paths(optimizer: torch.optim.Optimizer, args: tuple, kwargs: dict) -> None:

@@ -45,6 +45,7 @@ from benchmark.search.constraints import FlopsConstraint
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+from benchmark.training import inherit_state
 
 if TYPE_CHECKING:
     from benchmark.imagenet.methods import SearchConfig
@@ -155,8 +156,7 @@ class _SearchRun:
         self.model = MobileNetSupernet(self.skeleton, self.space).to(dist.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
-        self.optimizer = make_sgd(self.model, p.lr, p.momentum, p.weight_decay)
-        self.scheduler = linear_decay(self.optimizer, self.total_steps)
+        self.new_optimizer()
         sampler_class = WindowFairSampler if self.fair else WindowUniformSampler
         self.sampler = sampler_class(self.window(self.union), cfg.seed)
         self.state: dict[str, Any] = {"epoch": 0, "train_log": [], "operator_rows": [], "stage_log": [],
@@ -171,9 +171,8 @@ class _SearchRun:
         if ckpt["groups"]:
             self.model.rebuild(self.space, ckpt["groups"])
         self.model.load_state_dict(ckpt["model"])
-        self.optimizer = make_sgd(self.model, self.p.lr, self.p.momentum, self.p.weight_decay)
+        self.new_optimizer()
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scheduler = linear_decay(self.optimizer, self.total_steps)
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.sampler.reset(self.window(self.union))
         self.sampler.load_state_dict(ckpt["sampler"])
@@ -232,17 +231,17 @@ class _SearchRun:
                  f"({', '.join(removed)}); space size {self.space.size():,}; child spaces "
                  f"{groups_before} -> {len(self.model.groups)}")
 
-    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
-        """A new optimizer over the expanded parameters; copies inherit their source's momentum; the
-        schedule continues where it was."""
-        old, old_sched = self.optimizer, self.scheduler
-        source = {id(new): src for new, src in origins}
+    def new_optimizer(self) -> None:
+        """A fresh SGD and per-iteration linear decay (Sec. 4.3) over the supernet's current parameters."""
         self.optimizer = make_sgd(self.model, self.p.lr, self.p.momentum, self.p.weight_decay)
-        for param in self.optimizer.param_groups[0]["params"]:
-            state = old.state.get(param) or old.state.get(source.get(id(param)))
-            if state:
-                self.optimizer.state[param] = {k: v.clone() if torch.is_tensor(v) else v for k, v in state.items()}
         self.scheduler = linear_decay(self.optimizer, self.total_steps)
+
+    def _rebuild_optimizer(self, origins: list[tuple[torch.nn.Parameter, torch.nn.Parameter]]) -> None:
+        """A new optimizer over the expanded parameters; copies inherit their source's momentum
+        (:func:`benchmark.training.inherit_state`); the schedule continues where it was."""
+        old, old_sched = self.optimizer, self.scheduler
+        self.new_optimizer()
+        inherit_state(old, self.optimizer, origins)
         self.scheduler.load_state_dict(old_sched.state_dict())
         for group in self.optimizer.param_groups:
             group["lr"] = old.param_groups[0]["lr"]

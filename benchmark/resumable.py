@@ -40,13 +40,13 @@ class ResumableRun(ABC):
     * after every epoch, ``checkpoint.pt`` holds the run's ``identity``, its ``state`` and
       :meth:`checkpoint_contents`, written atomically (a temporary file renamed over the old one), so a
       kill at any moment leaves the last finished epoch's checkpoint intact, never a partial file;
-    * :meth:`run` in the same folder restores it and continues at the next epoch, with the same result as
-      an uninterrupted run (exactly, on CPU), since every random stream an epoch draws from is either seeded
-      by the epoch or checkpointed;
+    * :meth:`run` in the same folder restores it and continues at the next epoch (after the last one, it
+      only repeats :meth:`finish`), with the same result as an uninterrupted run (exactly, on CPU),
+      provided every random stream an epoch draws from is seeded by the epoch or checkpointed;
     * a checkpoint of another identity, or an unreadable one, is refused with a one-line error, never used;
     * a finished run (``result.json`` exists) is returned as written, without any setup;
     * :meth:`timed` adds each phase's wall-clock seconds to ``state.timings``, which is checkpointed, so a
-      resumed run's timings include the time spent before the kill.
+      resumed run's timings include its epochs finished before the kill.
 
     Subclasses set ``state_class`` (a dataclass with ``epoch``, ``train_log`` and ``timings``) and implement
     the abstract methods (:meth:`setup` sets ``device`` and ``steps_per_epoch``); :meth:`end_of_epoch` is
@@ -148,8 +148,8 @@ class ResumableRun(ABC):
         return True
 
 
-def read_checkpoint(path: Path, device: torch.device | str, identity: Mapping[str, Any], *, weights_only: bool,
-                    run: str = "run") -> dict[str, Any] | None:
+def read_checkpoint(path: Path, device: torch.device | str, identity: Mapping[str, Any], *,
+                    weights_only: bool, run: str = "run") -> dict[str, Any] | None:
     """The checkpoint at ``path`` (tensors on ``device``), ``None`` when there is none; a one-line error
     when it cannot be read or belongs to another identity (``run`` names the kind of run in the fix)."""
     if not path.exists():

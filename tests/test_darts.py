@@ -34,6 +34,7 @@ from benchmark.darts.retrain import pdarts_lr
 from benchmark.darts.search import DartsSearch, DartsSearchConfig
 from benchmark.data.imagenet import write_fake_imagenet
 from benchmark.errors import NasBenchError
+from benchmark.fastpath import FastPath
 from benchmark.models.darts_network import (
     DartsSupernet,
     GenotypeCell,
@@ -386,6 +387,53 @@ def test_tiny_search_with_the_magnitude_criterion_resumes_its_relaxation(root, t
     with pytest.raises(NasBenchError) as e:
         DartsSearch(dataclasses.replace(cfg, criterion="groundtruth"), tmp_path / "gt", progress=False).run()
     assert "no ground truth" in one_line(e)
+
+
+def test_a_search_killed_mid_run_resumes_to_the_uninterrupted_result(root, tmp_path, monkeypatch):
+    """Killed in stage 2: the checkpoint of stage 1 holds the expanded copies and the Eq. 4 average."""
+    preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
+    cfg = DartsSearchConfig(preset=preset, device="cpu", data_root=str(root))
+    whole = DartsSearch(cfg, tmp_path / "whole", progress=False, log=lambda s: None).run()
+    original = DartsSearch.run_epoch
+
+    def killed_in_epoch_2(self, epoch, total_steps):
+        if epoch == 2:
+            raise KeyboardInterrupt("simulated kill")
+        original(self, epoch, total_steps)
+
+    monkeypatch.setattr(DartsSearch, "run_epoch", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        DartsSearch(cfg, tmp_path / "killed", progress=False, log=lambda s: None).run()
+    monkeypatch.undo()
+    lines: list[str] = []
+    resumed = DartsSearch(cfg, tmp_path / "killed", progress=False, log=lines.append).run()
+    assert lines[0] == f"resuming {tmp_path / 'killed'} after epoch 1"
+    for key in ("genotype", "best_supernet_acc", "alive", "child_spaces", "train_log"):
+        assert resumed[key] == whole[key], key
+    for name in ("ranking", "operators"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"killed/{name}.parquet"),
+                                      pd.read_parquet(tmp_path / f"whole/{name}.parquet"))
+
+
+def test_the_search_runs_on_a_gpu_fast_path(root, tmp_path, monkeypatch):
+    """FastPath.for_device's CUDA settings forced on CPU (bf16 autocast, channels-last, fused SGD): the
+    search trains, expands and ranks on them; the model is prepared again after each expanding, the
+    rebuilt optimizer keeps the fused step, and every weight copy, averaged ones too, is channels-last."""
+    fast = FastPath(autocast_dtype=torch.bfloat16, channels_last=True, optimizer="fused")
+    monkeypatch.setattr(FastPath, "for_device", classmethod(lambda cls, device: fast))
+    prepared: list[torch.nn.Module] = []
+    prepare = FastPath.prepare_model
+    monkeypatch.setattr(FastPath, "prepare_model", lambda self, m: prepared.append(m) or prepare(self, m))
+    preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
+    search = DartsSearch(DartsSearchConfig(preset=preset, device="cpu", data_root=str(root)), tmp_path,
+                         progress=False, log=lambda s: None)
+    result = search.run()
+    assert result["child_spaces"] and search.model.copies and search.optimizer.defaults["fused"]
+    assert sum(m is search.model for m in prepared) == 1 + preset.stages  # built, then after each expanding
+    assert any(m is search.averager.module for m in prepared)
+    weights = [m.weight for net in (search.model, search.averager.module) for m in net.modules()
+               if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
+    assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
 
 
 def test_tiny_retrain_on_a_generated_imagenet_folder(tmp_path):

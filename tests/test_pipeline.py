@@ -95,7 +95,7 @@ def test_finished_run_is_not_redone(tmp_path, root):
 def test_checkpoint_of_another_config_is_refused(tmp_path, root, monkeypatch):
     cls = METHODS.get("spos")
     monkeypatch.setattr(cls, "run_epoch", lambda self, e, t: (_ for _ in ()).throw(KeyboardInterrupt())
-                        if e == 2 else cls.save_checkpoint(self))
+                        if e == 2 else None)  # the run itself writes the checkpoint of epoch 1
     with pytest.raises(KeyboardInterrupt):
         _run("spos", tmp_path)
     monkeypatch.undo()

@@ -17,7 +17,6 @@ Every epoch ends with an atomic checkpoint; a killed run resumes at the last fin
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,30 +25,26 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.criteria import CRITERIA, CriterionContext, create_criterion
+from benchmark.criteria import CRITERIA, CriterionContext
 from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
 from benchmark.darts.expanded import ExpandableDartsSupernet
 from benchmark.darts.genotypes import genotype_from_arch
 from benchmark.darts.presets import SearchPreset
 from benchmark.darts.relaxation import DartsSpaceRelaxation
 from benchmark.data import load_dataset
-from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
-from benchmark.estimation import WeightAverager, evaluate_arch
+from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
 from benchmark.io import atomic_path, write_json, write_parquet
-from benchmark.methods.base import versions
+from benchmark.methods.base import SupernetRun, versions
 from benchmark.models.darts_network import GenotypeNetwork
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
-from benchmark.resumable import ResumableRun
-from benchmark.samplers import SAMPLERS
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
-from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
 
 DATASET = "cifar10"
 NUM_CLASSES = 10
@@ -99,9 +94,10 @@ class SearchState:
     timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
 
 
-class DartsSearch(ResumableRun):
+class DartsSearch(SupernetRun):
     """SE-NAS (shrinking and expanding) on the DARTS space; Eq. 4 weight averaging (K = 5) by default."""
 
+    default_weight_avg_k = 5
     state_class = SearchState
     run_kind = "search"
     cfg: DartsSearchConfig
@@ -109,7 +105,6 @@ class DartsSearch(ResumableRun):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.averager: WeightAverager | None = None
         self.relaxation: DartsSpaceRelaxation | None = None
 
     # ------------------------------------------------------------------ setup
@@ -135,38 +130,14 @@ class DartsSearch(ResumableRun):
         self.space = darts_space()
         # CPU: every optimisation off, exact eager results; the DARTS supernet names no compile regions
         self.fast = FastPath.for_device(self.device).replace(compile_ops=False)
-        self.model = self.fast.prepare_model(ExpandableDartsSupernet(
-            NUM_CLASSES, p.C, p.layers, bn_affine=False, bn_track=p.bn_track, space=self.space).to(self.device))
-        self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
-        self.optimizer = make_optimizer(self.model, p, self.fast)
-        d = self.data
-        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
-        self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
-                                              p.eval_batch_size, shuffle=False))
-        self.recal_batches = list(TensorBatches(self.train_x, self.train_y, d.mean, d.std, p.batch_size,
-                                                shuffle=False, drop_last=True))[:p.recal_batches]
-        self.steps_per_epoch = len(self._epoch_batches(1))
-        if self.steps_per_epoch == 0:
-            raise NasBenchError(f"{len(self.train_y)} training images make no batch of {p.batch_size}",
-                                "lower batch_size or raise max_train")
-        self.weight_avg_k = 5 if p.weight_avg_k is None else p.weight_avg_k
+        self.start_training(ExpandableDartsSupernet(NUM_CLASSES, p.C, p.layers, bn_affine=False,
+                                                    bn_track=p.bn_track, space=self.space))
         if cfg.criterion == "magnitude":
             self.relaxation = DartsSpaceRelaxation(self.space, NUM_CLASSES, p.C, p.layers, p, self.device,
                                                    cfg.seed)
         self.costs = CostTable(IMAGENET_MOBILE) if p.flops_budget_m is not None else None
 
-    def _epoch_batches(self, epoch: int) -> TensorBatches:
-        batches = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
-                                shuffle=True, drop_last=True, augment=True, seed=self.cfg.seed)
-        batches.set_epoch(epoch)
-        return batches
-
     # ------------------------------------------------------------------ evaluation
-    @property
-    def eval_model(self) -> torch.nn.Module:
-        """The Eq. 4 average when one was taken this stage, else the live weights."""
-        return self.averager.module if self.averager is not None else self.model
-
     def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
         """Supernet accuracy P(a) (Eq. 4 weights, the preset's BatchNorm policy), each path evaluated as the
         standalone network holding its weights and statistics (equal outputs, tests/test_darts.py), so the
@@ -181,12 +152,8 @@ class DartsSearch(ResumableRun):
         return np.asarray(acc, dtype=np.float64)
 
     # ------------------------------------------------------------------ Algorithm 1, lines 2-7
-    def criterion(self):
-        """The configured criterion with the options it accepts (M, normalisation)."""
-        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
-                                   "batch_size": 64}
-        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
-        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
+    def stage_of(self, epoch: int) -> int:
+        return self.p.stage_of(epoch)
 
     def end_of_stage(self, stage: int) -> None:
         k = min(self.p.remove_per_stage, self.space.removable())
@@ -202,44 +169,22 @@ class DartsSearch(ResumableRun):
         self.log(f"stage {stage}: removed {', '.join(removed)}; {self.space.removable()} removable choices left")
         self.sampler.space_changed()
         if self.cfg.expand:
-            origins = self.model.expand(self.space, self.p.merge_threshold)
-            self.fast.prepare_model(self.model)  # the new weight copies
-            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
-            if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
-                self.averager.module.expand(self.space, self.p.merge_threshold)
-                self.fast.prepare_model(self.averager.module)
+            self.expand()
             self.log(f"stage {stage}: {len(self.model.groups)} child spaces, "
                      f"{len(self.model.copies)} copied edge operations")
-
 
     # ------------------------------------------------------------------ the run (benchmark.resumable)
     @property
     def progress_label(self) -> str:
         return "senas training (darts)"
 
-    def ends_stage(self, epoch: int) -> bool:
-        return epoch == self.p.stage_end(self.p.stage_of(epoch))
-
     def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
-        """One epoch of single-path training (and of the relaxation, for ``magnitude``); in the last epoch
-        of a stage the Eq. 4 average is taken."""
-        self.averager = None
-        if self.weight_avg_k > 1 and self.ends_stage(epoch):
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.fast.prepare_model(self.averager.module)
-        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
-        stats = train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
-                                first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
-                                on_step=on_step, fast=self.fast)
+        """The supernet's epoch, then (``magnitude``) one epoch of the DARTS relaxation beside it."""
+        stats = super().train_epoch(epoch, total_steps)
         if self.relaxation is not None:
             relaxed = self.relaxation.train_epochs(1, self._epoch_batches, lambda t: self.val_batches)[0]
             stats["relaxation_loss"] = relaxed["loss"]
-        return {"stage": self.p.stage_of(epoch), **stats}
-
-    def end_of_epoch(self, epoch: int) -> None:
-        if self.ends_stage(epoch):
-            with self.timed("score_s"):
-                self.end_of_stage(self.p.stage_of(epoch))
+        return {"stage": self.stage_of(epoch), **stats}
 
     # ------------------------------------------------------------------ final selection
     def candidates(self) -> list[Arch]:
@@ -281,23 +226,14 @@ class DartsSearch(ResumableRun):
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_contents(self) -> dict[str, Any]:
         return {"alive": [list(a) for a in self.space.alive], "groups": [list(g) for g in self.model.groups],
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "sampler": self.sampler.state_dict(),
-                "averager": None if self.averager is None else self.averager.averaged.state_dict(),
+                **self.training_state(),
                 "relaxation": None if self.relaxation is None else self.relaxation.state_dict()}
 
     def restore(self, ck: dict[str, Any]) -> None:
         self.space.restrict(ck["alive"])
         self.model.rebuild(self.space, [tuple(g) for g in ck["groups"]])
         self.fast.prepare_model(self.model.to(self.device))  # the rebuilt weight copies
-        self.model.load_state_dict(ck["model"])
-        self.optimizer = make_optimizer(self.model, self.p, self.fast)
-        self.optimizer.load_state_dict(ck["optimizer"])
-        self.sampler.load_state_dict(ck["sampler"])
-        if ck["averager"] is not None:
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.averager.averaged.load_state_dict(ck["averager"])
-            self.fast.prepare_model(self.averager.module)
+        self.load_training_state(ck)
         if ck["relaxation"] is not None:
             self.relaxation.load_state_dict(ck["relaxation"])
 

@@ -2,19 +2,23 @@
 chosen epochs, let the method act at the end of each stage (SE-NAS shrinks and expands there), then rank
 the final space and report the best architecture's ground truth (SE-NAS Table 3 row).
 
-Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch with the same
-result as an uninterrupted one (exactly, on CPU).
+:class:`SupernetRun` is the stage-by-stage supernet training itself, which the DARTS-space search
+(:mod:`benchmark.darts.search`) shares. Every epoch ends with an atomic checkpoint; a killed run resumes at
+the last finished epoch with the same result as an uninterrupted one (exactly, on CPU;
+:mod:`benchmark.resumable`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import platform
 import random
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -27,6 +31,7 @@ from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
+from benchmark.criteria import CRITERIA, create_criterion
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
 from benchmark.models.nb201_supernet import NB201Supernet
@@ -40,7 +45,7 @@ from benchmark.samplers import SAMPLERS
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import Arch
 from benchmark.spaces.nb201 import format_arch
-from benchmark.training import make_optimizer, train_one_epoch
+from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
 
 METHODS: Registry = Registry("method")
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}
@@ -86,11 +91,118 @@ class RunState:
     timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
 
 
-class OneShotRun(ResumableRun):
-    """Base pipeline; subclasses set ``method`` and override :meth:`end_of_stage` and the state hooks."""
+class SupernetRun(ResumableRun):
+    """Single-path training of a weight-sharing supernet, stage by stage (NB201 methods, the DARTS-space
+    search): augmented batches drawn per epoch, the Eq. 4 average taken over the last epoch of each stage,
+    :meth:`end_of_stage` after it, SE-NAS expanding (Sec. 3.4), all on the fast path.
+
+    Subclasses implement :meth:`stage_of` and, in :meth:`setup`, set ``device``, ``data``, ``space`` and
+    ``fast``, then call :meth:`start_training`.
+    """
+
+    default_weight_avg_k = 1  # K of Eq. 4 when the preset leaves ``weight_avg_k`` unset
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.averager: WeightAverager | None = None
+
+    def start_training(self, model: nn.Module) -> None:
+        """``model`` on the device and the fast path, its sampler and optimizer, and the batches."""
+        p, d = self.p, self.data
+        self.model = self.fast.prepare_model(model.to(self.device))
+        self.sampler = SAMPLERS.get(p.sampler)(self.space, self.cfg.seed)
+        self.optimizer = make_optimizer(self.model, p, self.fast)
+        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
+        self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
+                                              p.eval_batch_size, shuffle=False))
+        # a fixed, unaugmented set of training batches re-estimates BatchNorm statistics per architecture
+        self.recal_batches = list(TensorBatches(self.train_x, self.train_y, d.mean, d.std, p.batch_size,
+                                                shuffle=False, drop_last=True))[:p.recal_batches]
+        self.steps_per_epoch = len(self._epoch_batches(1))
+        if self.steps_per_epoch == 0:
+            raise NasBenchError(f"{len(self.train_y)} training images make no batch of {p.batch_size}",
+                                "lower batch_size or raise max_train")
+        self.weight_avg_k = self.default_weight_avg_k if p.weight_avg_k is None else p.weight_avg_k
+
+    def _epoch_batches(self, epoch: int) -> TensorBatches:
+        batches = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
+                                shuffle=True, drop_last=True, augment=True, seed=self.cfg.seed)
+        batches.set_epoch(epoch)
+        return batches
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """Weights used to evaluate: the Eq. 4 average when one was taken this stage, else the live ones."""
+        return self.averager.module if self.averager is not None else self.model
+
+    # ------------------------------------------------------------------ stages
+    @abstractmethod
+    def stage_of(self, epoch: int) -> int:
+        """The stage (1-based) that epoch ``epoch`` (1-based) belongs to."""
+
+    def ends_stage(self, epoch: int) -> bool:
+        """Whether ``epoch`` is the last epoch of its stage."""
+        return self.stage_of(epoch + 1) != self.stage_of(epoch)
+
+    def end_of_stage(self, stage: int) -> None:
+        """Called after the last epoch of each stage (SE-NAS: score, shrink, expand)."""
+
+    def criterion(self):
+        """The configured operator criterion with the options it accepts (M, normalisation)."""
+        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
+                                   "batch_size": 64}
+        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
+        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
+
+    def expand(self) -> None:
+        """SE-NAS Sec. 3.4 after a shrink: child spaces of at most T (``merge_threshold``) partial models get
+        their own weight copies, in the model and in the Eq. 4 average (it ranks the final space)."""
+        origins = self.model.expand(self.space, self.p.merge_threshold)
+        self.fast.prepare_model(self.model)  # the new weight copies
+        self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
+        if self.averager is not None:
+            self.averager.module.expand(self.space, self.p.merge_threshold)
+            self.fast.prepare_model(self.averager.module)
+
+    # ------------------------------------------------------------------ the run (benchmark.resumable)
+    def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
+        """One epoch of single-path training; in the last epoch of a stage the Eq. 4 average is taken."""
+        self.averager = None
+        if self.weight_avg_k > 1 and self.ends_stage(epoch):
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
+        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
+        return train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
+                               first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
+                               on_step=on_step, fast=self.fast)
+
+    def end_of_epoch(self, epoch: int) -> None:
+        if self.ends_stage(epoch):
+            with self.timed("score_s"):
+                self.end_of_stage(self.stage_of(epoch))
+
+    def training_state(self) -> dict[str, Any]:
+        """The checkpoint's weights, optimizer, sampler and Eq. 4 average."""
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "sampler": self.sampler.state_dict(),
+                "averager": None if self.averager is None else self.averager.averaged.state_dict()}
+
+    def load_training_state(self, ck: dict[str, Any]) -> None:
+        """:meth:`training_state` back, into a model of the checkpoint's structure."""
+        self.model.load_state_dict(ck["model"])
+        self.optimizer = make_optimizer(self.model, self.p, self.fast)
+        self.optimizer.load_state_dict(ck["optimizer"])
+        self.sampler.load_state_dict(ck["sampler"])
+        if ck["averager"] is not None:
+            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.averager.averaged.load_state_dict(ck["averager"])
+            self.fast.prepare_model(self.averager.module)
+
+
+class OneShotRun(SupernetRun):
+    """The NB201 pipeline; subclasses set ``method`` and override :meth:`end_of_stage` and the state hooks."""
 
     method = "base"
-    default_weight_avg_k = 1
     supernet_class: type[nn.Module] = NB201Supernet
     state_class = RunState
     cfg: RunConfig
@@ -98,7 +210,6 @@ class OneShotRun(ResumableRun):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.averager: WeightAverager | None = None
         self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
 
     # ------------------------------------------------------------------ setup
@@ -121,18 +232,7 @@ class OneShotRun(ResumableRun):
         self.space = SPACES.get(cfg.space).build()
         # CPU: every optimisation off, exact eager results
         self.fast = FastPath.for_device(self.device).replace(compile_ops=cfg.compile_ops)
-        self.model = self.fast.prepare_model(self.build_model().to(self.device))
-        self.sampler = SAMPLERS.get(p.sampler)(self.space, cfg.seed)
-        self.optimizer = make_optimizer(self.model, p, self.fast)
-        d = self.data
-        self.train_x, self.train_y = d.train_x.to(self.device), d.train_y.to(self.device)
-        self.val_batches = list(TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
-                                              p.eval_batch_size, shuffle=False))
-        # a fixed, unaugmented set of training batches re-estimates BatchNorm statistics per architecture
-        self.recal_batches = list(TensorBatches(self.train_x, self.train_y, d.mean, d.std, p.batch_size,
-                                                shuffle=False, drop_last=True))[:p.recal_batches]
-        self.steps_per_epoch = len(self._epoch_batches(1))
-        self.weight_avg_k = self.default_weight_avg_k if p.weight_avg_k is None else p.weight_avg_k
+        self.start_training(self.build_model())
 
     def validate(self) -> None:
         """Refuse impossible settings before any data is read or any step is trained."""
@@ -141,18 +241,7 @@ class OneShotRun(ResumableRun):
         return self.supernet_class(num_classes=NUM_CLASSES[self.cfg.dataset], C=self.p.C, N=self.p.N,
                              bn_affine=False, bn_track=self.p.bn_track)
 
-    def _epoch_batches(self, epoch: int) -> TensorBatches:
-        batches = TensorBatches(self.train_x, self.train_y, self.data.mean, self.data.std, self.p.batch_size,
-                                shuffle=True, drop_last=True, augment=True, seed=self.cfg.seed)
-        batches.set_epoch(epoch)
-        return batches
-
     # ------------------------------------------------------------------ evaluation
-    @property
-    def eval_model(self) -> nn.Module:
-        """Weights used to evaluate: the Eq. 4 average when one was taken this stage, else the live ones."""
-        return self.averager.module if self.averager is not None else self.model
-
     def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
         """Supernet accuracy P(a) of each architecture (Eq. 4 weights, the run's BatchNorm policy)."""
         with progress_bar(what, len(archs), self.progress) as advance:
@@ -196,9 +285,6 @@ class OneShotRun(ResumableRun):
     def stage_of(self, epoch: int) -> int:
         return (epoch - 1) // self.p.epochs_per_stage + 1
 
-    def end_of_stage(self, stage: int) -> None:
-        """Called after the last epoch of each stage (SE-NAS: score, shrink, expand)."""
-
     def extra_state(self) -> dict[str, Any]:
         return {}
 
@@ -210,17 +296,6 @@ class OneShotRun(ResumableRun):
     def progress_label(self) -> str:
         return f"{self.method} training"
 
-    def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
-        """One epoch of single-path training; in the last epoch of a stage the Eq. 4 average is taken."""
-        self.averager = None
-        if self.weight_avg_k > 1 and epoch % self.p.epochs_per_stage == 0:
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
-        on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
-        return train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
-                               first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
-                               on_step=on_step, fast=self.fast)
-
     def end_of_epoch(self, epoch: int) -> None:
         """Tau at the preset's ``tau_epochs``; :meth:`end_of_stage` after the last epoch of a stage."""
         if epoch in self.p.tau_epochs:
@@ -229,27 +304,16 @@ class OneShotRun(ResumableRun):
             self.state.tau_rows.append(row)
             self.log(f"epoch {epoch}: tau={row['tau']:.3f} over {row['n_ranked']} architectures "
                      f"(space size {row['space_size']})")
-        if epoch % self.p.epochs_per_stage == 0:
-            with self.timed("score_s"):
-                self.end_of_stage(self.stage_of(epoch))
+        super().end_of_epoch(epoch)
 
     def checkpoint_contents(self) -> dict[str, Any]:
         return {"alive": [list(a) for a in self.space.alive], "extra": self.extra_state(),
-                "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "sampler": self.sampler.state_dict(),
-                "averager": None if self.averager is None else self.averager.averaged.state_dict()}
+                **self.training_state()}
 
     def restore(self, ck: dict[str, Any]) -> None:
         self.space.restrict(ck["alive"])
         self.load_extra_state(ck["extra"])
-        self.model.load_state_dict(ck["model"])
-        self.optimizer = make_optimizer(self.model, self.p, self.fast)
-        self.optimizer.load_state_dict(ck["optimizer"])
-        self.sampler.load_state_dict(ck["sampler"])
-        if ck["averager"] is not None:
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.averager.averaged.load_state_dict(ck["averager"])
-            self.fast.prepare_model(self.averager.module)
+        self.load_training_state(ck)
 
     def finish(self) -> dict[str, Any]:
         """Rank the final space; write ``result.json`` and the parquet tables."""

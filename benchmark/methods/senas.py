@@ -5,11 +5,9 @@ models and give each its own weights, repeat. ``--no-expand`` is the shrink-only
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
-
-from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table, create_criterion
+from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table
 from benchmark.errors import NasBenchError
 from benchmark.data.loader import TensorBatches
 from benchmark.methods.base import METHODS, NUM_CLASSES, OneShotRun
@@ -17,7 +15,6 @@ from benchmark.models.nb201_expanded import ExpandableNB201Supernet
 from benchmark.shrinking import shrink
 from benchmark.spaces.nb201 import format_arch
 from benchmark.relaxation import RELAXATIONS, require_relaxation
-from benchmark.training import rebuild_optimizer
 
 NORMALIZATIONS = ("mean", "range")
 
@@ -61,13 +58,6 @@ class SENAS(OneShotRun):
         return self._darts_val
 
     # ------------------------------------------------------------------ Algorithm 1, lines 2-7
-    def criterion(self):
-        """The configured criterion with the options it accepts (M, normalisation)."""
-        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
-                                   "batch_size": 64}
-        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
-        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
-
     def gt_table(self):
         """Ground truth of the full space as an array (for the ``groundtruth`` oracle criterion)."""
         if not hasattr(self, "_gt_table"):
@@ -99,12 +89,7 @@ class SENAS(OneShotRun):
         self.log(f"stage {stage}: removed {', '.join(removed)}; space size now {self.space.size()}")
         self.sampler.space_changed()
         if self.cfg.expand:
-            origins = self.model.expand(self.space, self.p.merge_threshold)
-            self.fast.prepare_model(self.model)  # the new weight copies
-            self.optimizer = rebuild_optimizer(self.optimizer, self.model, self.p, origins, self.fast)
-            if self.averager is not None:  # the Eq. 4 weights expand alike: they rank the final space
-                self.averager.module.expand(self.space, self.p.merge_threshold)
-                self.fast.prepare_model(self.averager.module)
+            self.expand()
             self.log(f"stage {stage}: child spaces {self.model.groups} "
                      f"({len(self.model.copies)} copied edge operations)")
 

@@ -233,6 +233,7 @@ class StandaloneRun(ResumableRun):
             "version": RESULT_VERSION, "method": METHOD, "config": cfg.identity(), "arch": cfg.arch,
             "dataset": cfg.dataset, "seed": cfg.seed, "preset": self.p.name, "val_acc": val_acc,
             "test_acc": test_acc, "epochs": self.state.epoch, "device": str(self.device),
+            "data_split": self.data.source,
             "groundtruth": {"source": self.gt.source, "metric": self.gt.metric_name(cfg.dataset)},
             "gt_acc": self.gt_acc,
             "scale": self.scale_note(), "train_log": self.state.train_log,

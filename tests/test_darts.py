@@ -429,6 +429,7 @@ def test_the_search_runs_on_a_gpu_fast_path(root, tmp_path, monkeypatch):
                          progress=False, log=lambda s: None)
     result = search.run()
     assert result["child_spaces"] and search.model.copies and search.optimizer.defaults["fused"]
+    assert result["fast_path"]["channels_last"] and result["fast_path"]["optimizer"] == "fused"
     assert sum(m is search.model for m in prepared) == 1 + preset.stages  # built, then after each expanding
     assert any(m is search.averager.module for m in prepared)
     weights = [m.weight for net in (search.model, search.averager.module) for m in net.modules()

@@ -114,6 +114,7 @@ def test_result_records_the_groundtruth_of_its_architecture(tmp_path, root):
     assert result == read_json(tmp_path / "run" / "result.json")
     assert result["groundtruth"] == {"source": gt.source, "metric": "cifar10-valid/x-valid"}
     assert result["gt_acc"] == gt.accuracy(EXAMPLE, "cifar10")
+    assert result["data_split"] == "seeded"  # the shared data holds no NB201 split files
     missing = dataclasses.replace(config(epochs=1), groundtruth=str(tmp_path / "none.csv.gz"))
     with pytest.raises(NasBenchError, match="does not exist"):  # before any training
         StandaloneRun(missing, tmp_path / "missing", progress=False, log=lambda s: None).run()

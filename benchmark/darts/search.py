@@ -249,6 +249,7 @@ class DartsSearch(SupernetRun):
         result = {
             "version": RESULT_VERSION, "method": "senas", "space": "darts", "dataset": DATASET,
             "config": self.cfg.identity(), "seed": self.cfg.seed, "device": str(self.device),
+            "fast_path": self.fast.describe(),
             "scale": scale if p.name == "paper" else scale + "; reduced scale",
             "weight_avg_k": self.weight_avg_k, "criterion": self.cfg.criterion, "expand": self.cfg.expand,
             "genotype": str(genotype), "best_supernet_acc": float(best["supernet_acc"]),

@@ -401,6 +401,7 @@ def test_bsnas_retrains_an_exported_architecture(imagenet_run, tmp_path):
     done = retrain(RetrainConfig(arch_path=str(out / row["file"]), preset="tiny", data_root=str(folder),
                                  device="cpu", overrides={"batch_size": "8"}), tmp_path)
     assert done["arch"]["arch"] == row["arch"] and 0 <= done["top1"] <= 100 and len(done["log"]) == 1
+    assert done["log"][0]["skipped_images"] == 0 and done["log"][0]["images_per_s"] > 0
     assert (tmp_path / "result.json").is_file() and (tmp_path / "checkpoint.pt").is_file()
 
 

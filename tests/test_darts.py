@@ -33,8 +33,10 @@ from benchmark.darts.relaxation import DartsMixedNetwork, DartsSpaceRelaxation
 from benchmark.darts.retrain import pdarts_lr
 from benchmark.darts.search import DartsSearch, DartsSearchConfig
 from benchmark.data.imagenet import write_fake_imagenet
+from benchmark.distributed import DistInfo
 from benchmark.errors import NasBenchError
 from benchmark.fastpath import FastPath
+from benchmark.imagenet.train import train_epoch
 from benchmark.models.darts_network import (
     DartsSupernet,
     GenotypeCell,
@@ -435,6 +437,33 @@ def test_the_search_runs_on_a_gpu_fast_path(root, tmp_path, monkeypatch):
     weights = [m.weight for net in (search.model, search.averager.module) for m in net.modules()
                if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
     assert weights and all(w.is_contiguous(memory_format=torch.channels_last) for w in weights)
+
+
+def test_retraining_step_adds_the_auxiliary_loss_and_clips_the_gradient():
+    class TwoHeads(torch.nn.Module):  # (logits, auxiliary logits), as GenotypeNetwork with auxiliary=True
+        def __init__(self):
+            super().__init__()
+            self.main, self.aux = torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)
+
+        def forward(self, x):
+            return self.main(x), self.aux(x)
+
+    torch.manual_seed(0)
+    x, y = torch.randn(6, 4), torch.tensor([0, 1, 2, 0, 1, 2])
+    net, ref = TwoHeads(), TwoHeads()
+    ref.load_state_dict(net.state_dict())
+    stats = train_epoch(net, lambda m, v: m(v), [(x, y)], torch.optim.SGD(net.parameters(), lr=1.0),
+                        None, DistInfo(0, 1, 0, torch.device("cpu")), label_smoothing=0.1, grad_clip=0.01,
+                        aux_weight=0.4)
+    ce = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    logits, aux = ref(x)
+    loss = ce(logits, y) + 0.4 * ce(aux, y)
+    loss.backward()
+    assert torch.nn.utils.clip_grad_norm_(ref.parameters(), 0.01) > 0.01  # the clipping matters
+    torch.optim.SGD(ref.parameters(), lr=1.0).step()
+    assert stats["loss"] == pytest.approx(loss.item())
+    for a, b in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
 
 
 def test_tiny_retrain_on_a_generated_imagenet_folder(tmp_path):

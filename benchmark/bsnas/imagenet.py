@@ -14,7 +14,6 @@ ends with an atomic checkpoint; a run resumes from it. Outputs: ``result.json``,
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -29,19 +28,20 @@ import torch
 from benchmark.bsnas.presets import PRESETS, BSNASPreset, get_preset
 from benchmark.bsnas.step_shrinking import (SAMPLE_COLUMNS, ShrinkSchedule, SpringFairSampler, sample_rows,
                                             shrinking_step)
-from benchmark.data.imagenet import scan_imagenet, search_split, set_epoch
-from benchmark.distributed import DistInfo, all_reduce_sum, check_batch, init_distributed, is_main
+from benchmark.data.imagenet import scan_imagenet
+from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
-from benchmark.imagenet.driver import (RunLog, check_identity, check_steps, eval_loader, imagenet_root, subset,
-                                       train_loader)
+from benchmark.imagenet.driver import (RunLog, budget_failed, check_steps, export_arch, imagenet_root,
+                                       read_arch_record, search_images, search_intro, search_settings, split_record,
+                                       train_loader, write_config, write_result)
 from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
-from benchmark.imagenet.retrain import RetrainConfig
-from benchmark.imagenet.search import cache_batches
-from benchmark.imagenet.train import (evaluate, fast_settings, load_checkpoint, make_ema, make_sgd, resume_training,
-                                      save_checkpoint, save_training, skipped_images, train_epoch, wrap_ddp)
-from benchmark.io import read_json, write_json, write_parquet
+from benchmark.imagenet.retrain import RetrainConfig, train_from_scratch
+from benchmark.imagenet.search import cached_images
+from benchmark.imagenet.train import (fast_settings, load_checkpoint, make_sgd, place, save_checkpoint,
+                                      train_supernet, wrap_ddp)
+from benchmark.io import write_parquet
 from benchmark.models.complexity import count_params
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
 from benchmark.search.constraints import FlopsConstraint
@@ -109,16 +109,7 @@ def arch_record(cfg: SpringConfig, arch: Arch, input_size: int, num_classes: int
 
 def read_arch(path: str | os.PathLike) -> tuple[SpringConfig, Arch]:
     """The supernet configuration and architecture of an exported ``arch_<budget>M.json``, checked."""
-    path = Path(path)
-    if not path.is_file():
-        raise NasBenchError(f"architecture file {path} not found", "pass a file written by the bsnas search")
-    try:
-        record = read_json(path)
-    except json.JSONDecodeError as e:
-        raise NasBenchError(f"{path} is not JSON ({e.msg}, line {e.lineno})", "pass an exported arch_*.json") from None
-    if not isinstance(record, dict) or record.get("space") != SPACE or "arch" not in record or "config" not in record:
-        raise NasBenchError(f"{path} does not describe a {SPACE} architecture",
-                            "pass an arch_*.json written by `nasbench imagenet mobilenet search --method bsnas`")
+    record = read_arch_record(path, SPACE, "nasbench imagenet mobilenet search --method bsnas", ("arch", "config"))
     cfg = config_from_dict(record["config"])
     return cfg, check_arch(cfg, record["arch"])
 
@@ -165,10 +156,8 @@ class _BSNASRun:
 
     def setup(self) -> None:
         cfg = self.cfg
-        self.dist = dist = init_distributed(device=cfg.device)
-        self.p = p = get_preset(cfg.preset, dict(cfg.overrides))
-        self.budgets = tuple(cfg.budgets_m or p.budgets_m)
-        self.batch = check_batch(p.batch_size, dist.world_size)
+        dist, p, self.budgets, self.batch = search_settings(cfg, get_preset)
+        self.dist, self.p = dist, p
         index = scan_imagenet(imagenet_root(cfg.data_root))
         self.classes = len(index.classes)
         self.spring = p.spring_config()
@@ -177,29 +166,18 @@ class _BSNASRun:
         self.schedule.check(self.space)
         self.windows = budget_constraints(self.budgets, p.budget_tolerance, self.spring, self.space, p.input_size,
                                           self.classes)
-        train, held_out = search_split(index, p.n_val, cfg.seed)
-        self.train_list = subset(train, p.max_train_images, cfg.seed)
-        self.held_out = held_out
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.train_list, self.held_out = search_images(index, p.n_val, p.max_train_images, cfg.seed)
         self.log = RunLog(self.out, dist)
         identity = {"method": "bsnas", "preset": dataclasses.asdict(p), "seed": cfg.seed,
                     "budgets_m": list(self.budgets)}
-        if cfg.resume:
-            check_identity(self.out / "config.json", identity)
-        if is_main(dist):
-            write_json(self.out / "config.json", identity)
-            root = Path(index.root)
-            write_json(self.out / "split.json", {
-                "root": index.root, "seed": cfg.seed, "n_val": p.n_val, "n_train": len(self.train_list),
-                "classes": index.classes, "held_out": [str(Path(f).relative_to(root)) for f, _ in held_out]})
+        write_config(self.out, identity, dist, cfg.resume,
+                     {"split.json": split_record(index, cfg.seed, p.n_val, self.train_list, self.held_out)})
         self.loader = train_loader(self.train_list, p, self.batch, cfg.seed, dist)
         self.steps_per_epoch = check_steps(len(self.train_list), self.batch, dist.world_size)
         total = p.search_epochs * self.steps_per_epoch
         self.autocast, self.channels_last = fast_settings(dist.device)
         torch.manual_seed(cfg.seed)
-        self.model = SpringSupernet(self.spring, self.classes).to(dist.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        self.model = place(SpringSupernet(self.spring, self.classes), dist.device, self.channels_last)
         self.optimizer = make_sgd(self.model, p.lr, p.momentum, p.weight_decay)
         self.scheduler = warmup_cosine(self.optimizer, p.warmup_epochs * self.steps_per_epoch, total)
         self.sampler = SpringFairSampler(self.space, cfg.seed)
@@ -215,6 +193,9 @@ class _BSNASRun:
             self.state = ckpt["state"]
             self.log(f"resumed after epoch {self.state['epoch']} (space size {self.space.size():,})")
         self.ddp = wrap_ddp(self.model, dist, find_unused_parameters=True)
+        self.step_after = {e: i + 1 for i, e in enumerate(self.schedule.step_epochs())}
+        self.log(search_intro(f"bsnas on {SPACE}", self.train_list, self.held_out, dist, self.batch, p.search_epochs,
+                              f"shrinking after epochs {sorted(self.step_after)} to N_r = {list(p.keep[1:])}"))
 
     def checkpoint(self) -> None:
         save_checkpoint(self.out / "checkpoint.pt", {
@@ -225,11 +206,10 @@ class _BSNASRun:
     def evaluator(self) -> SupernetAccuracy:
         """Supernet accuracy, built on first use: held-out (and recalibration) images decoded once, on device."""
         if self._evaluator is None:
-            p, dtype = self.p, self.autocast or torch.float32
-            val = cache_batches(eval_loader(subset(self.held_out, p.score_images, self.cfg.seed), p, self.dist,
-                                            shard=False), self.dist.device, dtype)
-            recal = cache_batches(eval_loader(subset(self.train_list, p.recal_images, self.cfg.seed), p, self.dist,
-                                              shard=False), self.dist.device, dtype) if p.bn_recalibrate else []
+            p = self.p
+            val = cached_images(self.held_out, p.score_images, p, self.cfg.seed, self.dist, self.autocast)
+            recal = (cached_images(self.train_list, p.recal_images, p, self.cfg.seed, self.dist, self.autocast)
+                     if p.bn_recalibrate else [])
             fast = FastPath(autocast_dtype=self.autocast, channels_last=self.channels_last)
             policy = "recalibrate" if p.bn_recalibrate else "tracked"
             self._evaluator = SupernetAccuracy(self.model, val, recal, policy, self.dist, fast)
@@ -283,50 +263,32 @@ class _BSNASRun:
                 found = evolutionary_search(self.space, self.evaluator(), [constraint], p.population, p.iterations,
                                             p.topk, p.n_crossover, p.n_mutation, p.mutation_prob, seed=self.cfg.seed)
             except NasBenchError as e:
-                self.log(f"warning: budget {b:g}M: {e}")
-                rows.append({"budget_m": b, "error": str(e)})
+                rows.append(budget_failed(b, e, self.log))
                 continue
             record = arch_record(self.spring, found.best, p.input_size, self.classes, budget_m=b,
                                  window_m=[constraint.lo_m, constraint.hi_m], supernet_top1=found.best_fitness,
                                  evaluated=len(found.history),
                                  search={"method": "bsnas", "preset": p.name, "seed": self.cfg.seed})
-            path = self.out / f"arch_{b:g}M.json"
             if is_main(self.dist):
-                write_json(path, record)
                 write_parquet(self.out / f"evolution_{b:g}M.parquet",
                               found.history.assign(arch=[self.fmt(a) for a in found.history["arch"]]))
-            rows.append({"budget_m": b, "file": path.name, "arch": list(found.best), "flops_m": record["flops_m"],
-                         "flops_m_imagenet224": record["flops_m_imagenet224"], "supernet_top1": found.best_fitness})
-            self.log(f"budget {b:g}M: evolution over {len(found.history)} architectures; best has "
-                     f"{record['flops_m']:.3f}M FLOPs, supernet top-1 {found.best_fitness:.2f}% -> {path.name}")
+            rows.append(export_arch(self.out, b, record, {
+                "arch": list(found.best), "flops_m": record["flops_m"],
+                "flops_m_imagenet224": record["flops_m_imagenet224"], "supernet_top1": found.best_fitness},
+                f"evolution over {len(found.history)} architectures; best has {record['flops_m']:.3f}M FLOPs, "
+                f"supernet top-1 {found.best_fitness:.2f}%", self.dist, self.log))
         self.state["timings"]["search_s"] += time.perf_counter() - start
         return rows
+
+    def after_epoch(self, epoch: int) -> None:
+        """Algorithm 1, line 4: a shrinking step after the schedule's epochs."""
+        if epoch + 1 in self.step_after:
+            self.shrink(self.step_after[epoch + 1])
 
     def run(self) -> dict[str, Any]:
         self.setup()
         p, dist = self.p, self.dist
-        step_after = {e: i + 1 for i, e in enumerate(self.schedule.step_epochs())}
-        self.log(f"bsnas on {SPACE}: {len(self.train_list)} training / {len(self.held_out)} held-out images, "
-                 f"{dist.world_size} process(es) x batch {self.batch}, {p.search_epochs} epochs, shrinking after "
-                 f"epochs {sorted(step_after)} to N_r = {list(p.keep[1:])}")
-
-        def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-            return model(x, self.sampler())
-
-        for epoch in range(self.state["epoch"], p.search_epochs):
-            set_epoch(self.loader, epoch)
-            stats = train_epoch(self.ddp, forward, self.loader, self.optimizer, self.scheduler, dist, self.autocast,
-                                channels_last=self.channels_last, log=self.log, log_every=p.log_every, epoch=epoch)
-            stats.update(epoch=epoch + 1, skipped_images=skipped_images(dist, self.loader),
-                         space_size=self.space.size())
-            self.state["train_log"].append(stats)
-            self.state["timings"]["train_s"] += stats["seconds"]
-            self.state["epoch"] = epoch + 1
-            self.log(f"epoch {epoch + 1}/{p.search_epochs}: loss {stats['loss']:.4f} top-1 {stats['top1']:.2f}% "
-                     f"{stats['images_per_s']:.1f} images/s ({stats['skipped_images']} unreadable images skipped)")
-            if epoch + 1 in step_after:
-                self.shrink(step_after[epoch + 1])
-            self.checkpoint()
+        train_supernet(self, p.search_epochs, p.log_every, self.after_epoch)
         self.final_draw()
         selections = self.search()
         result = {"method": "bsnas", "space": SPACE, "preset": dataclasses.asdict(p), "seed": self.cfg.seed,
@@ -341,7 +303,7 @@ class _BSNASRun:
             write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state["operator_rows"], columns=[
                 "step", "slot", "block", "op", "R", "n_samples", "n_top", "n_bottom", "removed"]))
             write_parquet(self.out / "samples.parquet", pd.DataFrame(self.state["samples"], columns=SAMPLE_COLUMNS))
-            write_json(self.out / "result.json", result)
+        write_result(self.out, result, dist)
         return result
 
 
@@ -360,58 +322,11 @@ def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train an exported BS-NAS architecture from scratch with the supernet's hyperparameters (Sec. 4.1:
     SGD 0.9, warm-up then cosine, lr 0.045, weight decay 4e-5, batch 512) on every image of ``train/``;
     top-1/top-5 on ``val/`` after every epoch. Returns (and writes) ``result.json``."""
-    out = Path(out_dir)
     spring, arch = read_arch(cfg.arch_path)
-    dist = init_distributed(device=cfg.device)
     p = get_preset(cfg.preset, dict(cfg.overrides))
-    batch = check_batch(p.batch_size, dist.world_size)
-    out.mkdir(parents=True, exist_ok=True)
-    log = RunLog(out, dist)
-    index = scan_imagenet(imagenet_root(cfg.data_root))
-    train_list = subset(index.train, p.max_train_images, cfg.seed)
     identity = {"arch": list(arch), "config": config_dict(spring), "preset": dataclasses.asdict(p), "seed": cfg.seed}
-    if cfg.resume:
-        check_identity(out / "config.json", identity)
-    if is_main(dist):
-        write_json(out / "config.json", identity)
-    loader = train_loader(train_list, p, batch, cfg.seed, dist)
-    val_loader = eval_loader(index.val, p, dist)
-    steps = check_steps(len(train_list), batch, dist.world_size)
-    autocast, channels_last = fast_settings(dist.device)
-    torch.manual_seed(cfg.seed)
-    model = build_network(spring, arch, len(index.classes)).to(dist.device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    optimizer = make_sgd(model, p.lr, p.momentum, p.weight_decay)
-    scheduler = warmup_cosine(optimizer, min(p.warmup_epochs, p.retrain_epochs) * steps, p.retrain_epochs * steps)
-    ema = make_ema(model, p.ema_decay) if p.ema_decay > 0 else None
-    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": ema}
-    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
-    ddp = wrap_ddp(model, dist)
-    log(f"retraining {','.join(arch)} ({count_params(model) / 1e6:.3f}M parameters) for {p.retrain_epochs} epochs "
-        f"on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
-
-    def forward(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return m(x)
-
-    for epoch in range(state["epoch"], p.retrain_epochs):
-        set_epoch(loader, epoch)
-        stats = train_epoch(ddp, forward, loader, optimizer, scheduler, dist, autocast, p.label_smoothing, ema,
-                            channels_last=channels_last, log=log, log_every=p.log_every, epoch=epoch)
-        stats["val_top1"], stats["val_top5"] = evaluate(ddp, forward, val_loader, dist, autocast, channels_last)
-        if ema is not None:
-            stats["ema_top1"], stats["ema_top5"] = evaluate(ema.module, forward, val_loader, dist, autocast,
-                                                            channels_last)
-        stats["epoch"] = epoch + 1
-        state["log"].append(stats)
-        state["epoch"] = epoch + 1
-        log(f"epoch {epoch + 1}/{p.retrain_epochs}: loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
-            f"top-5 {stats['val_top5']:.2f}%")
-        save_training(out / "checkpoint.pt", parts, state, dist)
-    last = state["log"][-1]
-    result = {"arch": arch_record(spring, arch, p.input_size, len(index.classes)), "preset": dataclasses.asdict(p),
-              "seed": cfg.seed, "world_size": dist.world_size, "top1": last["val_top1"], "top5": last["val_top5"],
-              "ema_top1": last.get("ema_top1"), "ema_top5": last.get("ema_top5"), "log": state["log"]}
-    if is_main(dist):
-        write_json(out / "result.json", result)
-    return result
+    return train_from_scratch(
+        cfg, out_dir, p, arch, identity, build=lambda classes: build_network(spring, arch, classes),
+        schedule=lambda optimizer, steps: warmup_cosine(optimizer, min(p.warmup_epochs, p.retrain_epochs) * steps,
+                                                        p.retrain_epochs * steps),
+        record=lambda classes: arch_record(spring, arch, p.input_size, classes))

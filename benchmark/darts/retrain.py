@@ -5,16 +5,15 @@ Mobile setting: 14 cells, C = 48, 224 x 224, under 600M multiply-accumulates (ch
 SGD (momentum 0.9, weight decay 3e-5), lr 0.5 for batch 1024 set per epoch by P-DARTS' linear rule
 (:func:`pdarts_lr`, 5 warm-up epochs), label smoothing 0.1, auxiliary head weighted 0.4, gradient
 clipping at 5, 250 epochs. (P-DARTS also jitters colours; the shared ImageNet transforms do not.)
-Data, DDP and checkpoints are the MobileNet driver's (:mod:`benchmark.data.imagenet`,
-:mod:`benchmark.distributed`, :mod:`benchmark.imagenet.train`); only the epoch loop is DARTS' own, for
-the auxiliary loss and the gradient clipping.
+Data, DDP, checkpoints and the epoch loop are the MobileNet driver's (:mod:`benchmark.data.imagenet`,
+:mod:`benchmark.distributed`, :class:`benchmark.imagenet.train.Retraining`, which takes the auxiliary loss
+and the gradient clipping); only the per-epoch lr and drop-path probability are DARTS' own.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,25 +24,10 @@ from torch import nn
 from benchmark.darts.cost import NetworkSetting, check_flops_budget, network_cost
 from benchmark.darts.genotypes import resolve_genotype
 from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
-from benchmark.data.imagenet import (
-    ImageFolderDataset,
-    eval_transform,
-    make_loader,
-    scan_imagenet,
-    set_epoch,
-    train_transform,
-)
-from benchmark.distributed import DistInfo, all_reduce_sum, check_batch, init_distributed, is_main
-from benchmark.imagenet.driver import RunLog, check_identity, check_steps, imagenet_root, subset
-from benchmark.imagenet.train import (
-    evaluate,
-    fast_settings,
-    resume_training,
-    save_training,
-    skipped_images,
-    wrap_ddp,
-)
-from benchmark.io import write_json
+from benchmark.data.imagenet import ImageFolderDataset, eval_transform, make_loader, scan_imagenet, train_transform
+from benchmark.distributed import check_batch, init_distributed
+from benchmark.imagenet.driver import RunLog, check_steps, imagenet_root, subset, write_config, write_result
+from benchmark.imagenet.train import Retraining, fast_settings, place
 from benchmark.models.darts_network import GenotypeNetwork
 
 
@@ -75,46 +59,6 @@ def pdarts_lr(epoch: int, p: RetrainPreset) -> float:
     return lr
 
 
-def train_epoch_aux(model: nn.Module, loader: Iterable, optimizer: torch.optim.Optimizer, dist: DistInfo,
-                    p: RetrainPreset, autocast_dtype: torch.dtype | None = None, channels_last: bool = False,
-                    log: Callable[[str], None] | None = None, epoch: int = 0, log_every: int = 50) -> dict[str, float]:
-    """One epoch of DARTS retraining: loss = CE_smooth(logits) + aux_weight * CE_smooth(aux logits), gradient
-    norm clipped at ``grad_clip``. Same statistics as :func:`benchmark.imagenet.train.train_epoch`."""
-    model.train()
-    device = dist.device
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=p.label_smoothing)
-    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, hits, images
-    start = time.perf_counter()
-    steps = 0
-    for x, y in loader:
-        if len(y) == 0:
-            continue
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            logits, aux = model(x)
-            loss = loss_fn(logits.float(), y)
-            if aux is not None:
-                loss = loss + p.aux_weight * loss_fn(aux.float(), y)
-        loss.backward()
-        if p.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
-        optimizer.step()
-        with torch.no_grad():
-            totals += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
-                                   torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
-        steps += 1
-        if log is not None and steps % log_every == 0 and is_main(dist):
-            log(f"epoch {epoch} step {steps} loss {float(totals[0] / totals[2]):.4f}")
-    elapsed = time.perf_counter() - start
-    all_reduce_sum(totals, dist)
-    images = float(totals[2])
-    return {"loss": float(totals[0]) / max(images, 1.0), "top1": 100.0 * float(totals[1]) / max(images, 1.0),
-            "images": images, "steps": steps, "seconds": elapsed, "images_per_s": images / max(elapsed, 1e-9)}
-
-
 def _logits(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return model(x)[0]
 
@@ -132,51 +76,38 @@ def retrain(cfg: DartsRetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     setting = NetworkSetting(p.C, p.layers, len(index.classes), p.image_size, imagenet=True)
     params_m, flops_m = network_cost(genotype, setting)
     check_flops_budget(flops_m, p.flops_budget_m, f"the {name or 'given'} genotype's network ({setting.describe()})")
-    out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out, dist)
     train_list = subset(index.train, p.max_train, cfg.seed)
     val_list = subset(index.val, p.max_val, cfg.seed)
     identity = {"genotype": str(genotype), "preset": dataclasses.asdict(p), "seed": cfg.seed}
-    if cfg.resume:
-        check_identity(out / "config.json", identity)
-    if is_main(dist):
-        write_json(out / "config.json", identity)
+    write_config(out, identity, dist, cfg.resume)
     check_steps(len(train_list), batch, dist.world_size)
     loader = make_loader(ImageFolderDataset(train_list, train_transform(p.image_size), seed=cfg.seed), batch,
                          train=True, workers=p.workers, seed=cfg.seed, dist=dist)
     val_loader = make_loader(ImageFolderDataset(val_list, eval_transform(p.image_size, p.resize)), batch,
                              train=False, workers=p.workers, seed=0, dist=dist)
-    autocast, channels_last = fast_settings(dist.device)
 
     torch.manual_seed(cfg.seed)
-    model = GenotypeNetwork(genotype, p.C, p.layers, len(index.classes), imagenet=True,
-                            auxiliary=p.auxiliary).to(dist.device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    model = place(GenotypeNetwork(genotype, p.C, p.layers, len(index.classes), imagenet=True, auxiliary=p.auxiliary),
+                  dist.device, fast_settings(dist.device)[1])
     optimizer = torch.optim.SGD(model.parameters(), lr=p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
-    parts = {"model": model, "optimizer": optimizer}
-    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
-    ddp = wrap_ddp(model, dist)
-    log(f"retraining {name or 'genotype'} ({params_m:.3f}M parameters, {flops_m:.1f}M multiply-accumulates) for "
-        f"{p.epochs} epochs on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
-    for epoch in range(state["epoch"], p.epochs):
-        set_epoch(loader, epoch)
+
+    def epoch_settings(epoch: int) -> dict[str, Any]:
+        """P-DARTS' lr of the epoch (:func:`pdarts_lr`) and DARTS' linearly raised drop-path probability."""
         lr = pdarts_lr(epoch, p)
         for group in optimizer.param_groups:
             group["lr"] = lr
         model.drop_path_prob = p.drop_path_prob * epoch / p.epochs
-        stats = train_epoch_aux(ddp, loader, optimizer, dist, p, autocast, channels_last, log, epoch)
-        stats["val_top1"], stats["val_top5"] = evaluate(ddp, _logits, val_loader, dist, autocast, channels_last)
-        stats.update(epoch=epoch + 1, lr=lr, skipped_images=skipped_images(dist, loader, val_loader))
-        state["log"].append(stats)
-        state["epoch"] = epoch + 1
-        log(f"epoch {epoch + 1}/{p.epochs}: lr {lr:.4g} loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
-            f"top-5 {stats['val_top5']:.2f}%")
-        save_training(out / "checkpoint.pt", parts, state, dist)
-    last = state["log"][-1]
+        return {"lr": lr}
+
+    training = Retraining(out, dist, log, model, optimizer, loader, val_loader, label_smoothing=p.label_smoothing,
+                          grad_clip=p.grad_clip, aux_weight=p.aux_weight, eval_forward=_logits)
+    history = training.run(p.epochs, cfg.resume, f"retraining {name or 'genotype'} ({params_m:.3f}M parameters, "
+                           f"{flops_m:.1f}M multiply-accumulates) for {p.epochs} epochs on {len(train_list)} images, "
+                           f"{dist.world_size} process(es) x batch {batch}", epoch_settings)
+    last = history[-1]
     result = {"genotype": str(genotype), "name": name, "setting": setting.describe(), "params_m": params_m,
               "flops_m": flops_m, "preset": dataclasses.asdict(p), "seed": cfg.seed, "world_size": dist.world_size,
-              "top1": last["val_top1"], "top5": last["val_top5"], "log": state["log"]}
-    if is_main(dist):
-        write_json(out / "result.json", result)
+              "top1": last["val_top1"], "top5": last["val_top5"], "log": history}
+    write_result(out, result, dist)
     return result

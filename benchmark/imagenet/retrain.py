@@ -10,20 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
+from torch import nn
 
-from benchmark.data.imagenet import scan_imagenet, set_epoch
-from benchmark.distributed import check_batch, init_distributed, is_main
-from benchmark.imagenet.driver import (RunLog, arch_record, check_identity, check_steps, eval_loader, imagenet_root,
-                                       preset_dict, read_arch, subset, train_loader)
+from benchmark.data.imagenet import scan_imagenet
+from benchmark.distributed import check_batch, init_distributed
+from benchmark.imagenet.driver import (RunLog, arch_record, check_steps, eval_loader, imagenet_root, preset_dict,
+                                       read_arch, subset, train_loader, write_config, write_result)
 from benchmark.imagenet.presets import get_preset
-from benchmark.imagenet.train import (evaluate, fast_settings, linear_decay, make_ema, make_sgd, resume_training,
-                                      save_training, skipped_images, train_epoch, wrap_ddp)
-from benchmark.io import write_json
+from benchmark.imagenet.train import Retraining, fast_settings, linear_decay, make_ema, make_sgd, place
 from benchmark.models.complexity import count_params
 from benchmark.models.mobilenet import mobilenet_network
+from benchmark.spaces.base import Arch
 from benchmark.spaces.mobilenet import MobileNetSkeleton
 
 
@@ -42,60 +42,50 @@ class RetrainConfig:
 
 def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train the architecture of ``cfg.arch_path`` from scratch; returns (and writes) ``result.json``."""
-    out = Path(out_dir)
     arch = read_arch(cfg.arch_path)
-    dist = init_distributed(device=cfg.device)
     p = get_preset(cfg.preset, dict(cfg.overrides))
+
+    def skeleton(classes: int) -> MobileNetSkeleton:
+        return MobileNetSkeleton(p.width_mult, p.input_size, classes)
+
+    return train_from_scratch(cfg, out_dir, p, arch, {"arch": list(arch), "preset": preset_dict(p), "seed": cfg.seed},
+                              build=lambda classes: mobilenet_network(arch, skeleton(classes)),
+                              schedule=lambda optimizer, steps: linear_decay(optimizer, p.retrain_epochs * steps),
+                              record=lambda classes: arch_record(arch, skeleton(classes)))
+
+
+def train_from_scratch(cfg: RetrainConfig, out_dir: str | Path, p: Any, arch: Arch, identity: dict[str, Any],
+                       build: Callable[[int], nn.Module],
+                       schedule: Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler],
+                       record: Callable[[int], dict[str, Any]]) -> dict[str, Any]:
+    """Train ``build(classes)`` (the network of ``arch``) from scratch with the preset ``p``'s SGD, EMA and label
+    smoothing and ``schedule(optimizer, steps per epoch)`` on ``train/`` (``max_train_images`` of it), top-1 and
+    top-5 on ``val/`` after every epoch; the MobileNet and BS-NAS retraining. ``identity`` (the run's
+    ``config.json``) holds the preset's record; ``record(classes)`` describes the architecture in the result.
+    Returns (and writes) ``result.json``."""
+    out = Path(out_dir)
+    dist = init_distributed(device=cfg.device)
     batch = check_batch(p.batch_size, dist.world_size)
-    out.mkdir(parents=True, exist_ok=True)
     log = RunLog(out, dist)
     index = scan_imagenet(imagenet_root(cfg.data_root))
     train_list = subset(index.train, p.max_train_images, cfg.seed)
-    skeleton = MobileNetSkeleton(p.width_mult, p.input_size, len(index.classes))
-    identity = {"arch": list(arch), "preset": preset_dict(p), "seed": cfg.seed}
-    if cfg.resume:
-        check_identity(out / "config.json", identity)
-    if is_main(dist):
-        write_json(out / "config.json", identity)
+    write_config(out, identity, dist, cfg.resume)
     loader = train_loader(train_list, p, batch, cfg.seed, dist)
     val_loader = eval_loader(index.val, p, dist)
-    total_steps = p.retrain_epochs * check_steps(len(train_list), batch, dist.world_size)
-    autocast, channels_last = fast_settings(dist.device)
-
+    steps = check_steps(len(train_list), batch, dist.world_size)
     torch.manual_seed(cfg.seed)
-    model = mobilenet_network(arch, skeleton).to(dist.device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
+    model = place(build(len(index.classes)), dist.device, fast_settings(dist.device)[1])
     optimizer = make_sgd(model, p.lr, p.momentum, p.weight_decay)
-    scheduler = linear_decay(optimizer, total_steps)
-    ema = make_ema(model, p.ema_decay) if p.ema_decay > 0 else None
-    parts = {"model": model, "optimizer": optimizer, "scheduler": scheduler, "ema": ema}
-    state = resume_training(out / "checkpoint.pt", dist.device, parts, log, cfg.resume)
-    ddp = wrap_ddp(model, dist)
-    log(f"retraining {','.join(arch)} ({count_params(model) / 1e6:.3f}M parameters) for {p.retrain_epochs} epochs "
-        f"on {len(train_list)} images, {dist.world_size} process(es) x batch {batch}")
-
-    def forward(m: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return m(x)
-
-    for epoch in range(state["epoch"], p.retrain_epochs):
-        set_epoch(loader, epoch)
-        stats = train_epoch(ddp, forward, loader, optimizer, scheduler, dist, autocast, p.label_smoothing, ema,
-                            channels_last=channels_last, log=log, log_every=p.log_every, epoch=epoch)
-        stats["val_top1"], stats["val_top5"] = evaluate(ddp, forward, val_loader, dist, autocast, channels_last)
-        if ema is not None:
-            stats["ema_top1"], stats["ema_top5"] = evaluate(ema.module, forward, val_loader, dist, autocast,
-                                                            channels_last)
-        stats.update(epoch=epoch + 1, skipped_images=skipped_images(dist, loader, val_loader))
-        state["log"].append(stats)
-        state["epoch"] = epoch + 1
-        log(f"epoch {epoch + 1}/{p.retrain_epochs}: loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
-            f"top-5 {stats['val_top5']:.2f}% {stats['images_per_s']:.1f} images/s")
-        save_training(out / "checkpoint.pt", parts, state, dist)
-    last = state["log"][-1]
-    result = {"arch": arch_record(arch, skeleton), "preset": preset_dict(p), "seed": cfg.seed,
+    training = Retraining(out, dist, log, model, optimizer, loader, val_loader, scheduler=schedule(optimizer, steps),
+                          ema=make_ema(model, p.ema_decay) if p.ema_decay > 0 else None,
+                          label_smoothing=p.label_smoothing, log_every=p.log_every)
+    history = training.run(p.retrain_epochs, cfg.resume,
+                           f"retraining {','.join(arch)} ({count_params(model) / 1e6:.3f}M parameters) for "
+                           f"{p.retrain_epochs} epochs on {len(train_list)} images, {dist.world_size} process(es) x "
+                           f"batch {batch}")
+    last = history[-1]
+    result = {"arch": record(len(index.classes)), "preset": identity["preset"], "seed": cfg.seed,
               "world_size": dist.world_size, "top1": last["val_top1"], "top5": last["val_top5"],
-              "ema_top1": last.get("ema_top1"), "ema_top5": last.get("ema_top5"), "log": state["log"]}
-    if is_main(dist):
-        write_json(out / "result.json", result)
+              "ema_top1": last.get("ema_top1"), "ema_top5": last.get("ema_top5"), "log": history}
+    write_result(out, result, dist)
     return result

@@ -26,18 +26,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.data.imagenet import scan_imagenet, search_split, set_epoch
-from benchmark.distributed import DistInfo, all_reduce_sum, check_batch, init_distributed, is_main
+from benchmark.data.imagenet import Sample, scan_imagenet
+from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
-from benchmark.imagenet.driver import (RunLog, arch_record, check_identity, check_steps, eval_loader, imagenet_root,
-                                       preset_dict, subset, train_loader)
+from benchmark.imagenet.driver import (RunLog, arch_record, budget_failed, check_steps, eval_loader, export_arch,
+                                       imagenet_root, preset_dict, search_images, search_intro, search_settings,
+                                       split_record, subset, train_loader, write_config, write_result)
 from benchmark.imagenet.presets import CRITERIA, PRESETS, MobileNetPreset, get_preset
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
-from benchmark.imagenet.train import (fast_settings, linear_decay, load_checkpoint, make_sgd, save_checkpoint,
-                                      skipped_images, train_epoch, wrap_ddp)
-from benchmark.io import write_json, write_parquet
+from benchmark.imagenet.train import (fast_settings, linear_decay, load_checkpoint, make_sgd, place, save_checkpoint,
+                                      train_supernet, wrap_ddp)
+from benchmark.io import write_parquet
 from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
@@ -71,6 +72,14 @@ class SupernetAccuracy:
 def cache_batches(loader, device: torch.device, dtype: torch.dtype) -> Batches:
     """Every batch of ``loader`` on ``device`` (images in ``dtype``), decoded once."""
     return [(x.to(device, dtype), y.to(device)) for x, y in loader if len(y)]
+
+
+def cached_images(samples: list[Sample], n: int | None, p: Any, seed: int, dist: DistInfo,
+                  autocast: torch.dtype | None) -> Batches:
+    """A seeded subset of ``n`` of ``samples``, evaluation-transformed and kept on the device (in the autocast
+    dtype), the same on every process: supernet accuracy's recalibration and held-out images."""
+    loader = eval_loader(subset(samples, n, seed), p, dist, shard=False)
+    return cache_batches(loader, dist.device, autocast or torch.float32)
 
 
 def budget_windows(budgets: tuple[float, ...], tolerance: float, table: FlopsTable, space: SearchSpace,
@@ -122,16 +131,11 @@ class _SearchRun:
 
     def setup(self) -> None:
         cfg = self.cfg
-        self.dist = dist = init_distributed(device=cfg.device)
-        self.p = p = get_preset(cfg.preset, dict(cfg.overrides))
-        self.budgets = tuple(cfg.budgets_m or p.budgets_m)
-        self.batch = check_batch(p.batch_size, dist.world_size)
-        self.out.mkdir(parents=True, exist_ok=True)
+        dist, p, self.budgets, self.batch = search_settings(cfg, get_preset)
+        self.dist, self.p = dist, p
         self.log = RunLog(self.out, dist)
         index = scan_imagenet(imagenet_root(cfg.data_root))
-        train, held_out = search_split(index, p.n_val, cfg.seed)
-        self.train_list = subset(train, p.max_train_images, cfg.seed)
-        self.held_out = held_out
+        self.train_list, self.held_out = search_images(index, p.n_val, p.max_train_images, cfg.seed)
         self.skeleton = MobileNetSkeleton(p.width_mult, p.input_size, len(index.classes))
         self.space = mobilenet_space()
         self.table = FlopsTable(self.skeleton)
@@ -139,23 +143,14 @@ class _SearchRun:
         lo = min(c.lo_m for c in self.windows.values()) if p.train_in_window else 0.0
         hi = max(c.hi_m for c in self.windows.values()) if p.train_in_window else math.inf
         self.union = FlopsConstraint(lo, hi, self.table.flops_m)
-        identity = self.identity(self.budgets)
-        if cfg.resume:
-            check_identity(self.out / "config.json", identity)
-        if is_main(dist):
-            write_json(self.out / "config.json", identity)
-            root = Path(index.root)
-            write_json(self.out / "split.json", {
-                "root": index.root, "seed": cfg.seed, "n_val": p.n_val, "n_train": len(self.train_list),
-                "classes": index.classes, "held_out": [str(Path(f).relative_to(root)) for f, _ in held_out]})
+        write_config(self.out, self.identity(self.budgets), dist, cfg.resume,
+                     {"split.json": split_record(index, cfg.seed, p.n_val, self.train_list, self.held_out)})
         self.loader = train_loader(self.train_list, p, self.batch, cfg.seed, dist)
         self.steps_per_epoch = check_steps(len(self.train_list), self.batch, dist.world_size)
         self.total_steps = p.search_epochs * self.steps_per_epoch
         self.autocast, self.channels_last = fast_settings(dist.device)
         torch.manual_seed(cfg.seed)
-        self.model = MobileNetSupernet(self.skeleton, self.space).to(dist.device)
-        if self.channels_last:
-            self.model.to(memory_format=torch.channels_last)
+        self.model = place(MobileNetSupernet(self.skeleton, self.space), dist.device, self.channels_last)
         self.new_optimizer()
         sampler_class = WindowFairSampler if self.fair else WindowUniformSampler
         self.sampler = sampler_class(self.window(self.union), cfg.seed)
@@ -165,6 +160,8 @@ class _SearchRun:
         if ckpt is not None:
             self.restore(ckpt)
         self.ddp = wrap_ddp(self.model, dist, find_unused_parameters=True)
+        self.log(search_intro(f"{cfg.method} on mobilenet", self.train_list, self.held_out, dist, self.batch,
+                              p.search_epochs, f"training window {self.union.name}"))
 
     def restore(self, ckpt: dict[str, Any]) -> None:
         self.space.restrict(ckpt["alive"])
@@ -189,16 +186,20 @@ class _SearchRun:
     def evaluator(self) -> SupernetAccuracy:
         """P(a), built on first use: the recalibration and held-out images decoded once, kept on the device."""
         if self._evaluator is None:
-            p, dtype = self.p, self.autocast or torch.float32
-            recal = cache_batches(eval_loader(subset(self.train_list, p.recal_images, self.cfg.seed), p, self.dist,
-                                              shard=False), self.dist.device, dtype)
-            val = cache_batches(eval_loader(subset(self.held_out, p.score_images, self.cfg.seed), p, self.dist,
-                                            shard=False), self.dist.device, dtype)
+            p = self.p
+            recal = cached_images(self.train_list, p.recal_images, p, self.cfg.seed, self.dist, self.autocast)
+            val = cached_images(self.held_out, p.score_images, p, self.cfg.seed, self.dist, self.autocast)
             fast = FastPath(autocast_dtype=self.autocast, channels_last=self.channels_last)
             self._evaluator = SupernetAccuracy(self.model, recal, val, self.dist, fast)
         return self._evaluator
 
     # ------------------------------------------------------------------ Algorithm 1
+    def after_epoch(self, epoch: int) -> None:
+        """Line 3: a stage's last epoch (but the last stage's) ends with shrinking and expanding."""
+        stage = self.p.stage_of_epoch(epoch)
+        if self.shrinks and self.p.is_stage_end(epoch) and stage < self.p.stages - 1:
+            self.end_of_stage(stage)
+
     def end_of_stage(self, stage: int) -> None:
         """Lines 3-7: score (Eq. 7 in the window), remove, merge child spaces, copy weights."""
         p, start = self.p, time.perf_counter()
@@ -254,8 +255,7 @@ class _SearchRun:
             try:
                 drawn = self.window(constraint).sample(2 * p.selection_samples, rng)
             except NasBenchError as e:
-                self.log(f"warning: budget {b:g}M: {e}")
-                rows.append({"budget_m": b, "error": str(e)})
+                rows.append(budget_failed(b, e, self.log))
                 continue
             candidates = list(dict.fromkeys(drawn))[:p.selection_samples]
             acc = self.evaluator()(candidates)
@@ -264,43 +264,17 @@ class _SearchRun:
                                  window_m=[constraint.lo_m, constraint.hi_m], supernet_top1=float(acc[best]),
                                  candidates=len(candidates),
                                  search={"method": self.cfg.method, "preset": p.name, "seed": self.cfg.seed})
-            path = self.out / f"arch_{b:g}M.json"
-            if is_main(self.dist):
-                write_json(path, record)
-            rows.append({"budget_m": b, "file": path.name, "arch": list(candidates[best]),
-                         "flops_m": record["flops_m"], "supernet_top1": float(acc[best])})
-            self.log(f"budget {b:g}M: best of {len(candidates)} has {record['flops_m']:.3f}M FLOPs, "
-                     f"supernet top-1 {acc[best]:.2f}% -> {path.name}")
+            rows.append(export_arch(self.out, b, record, {"arch": list(candidates[best]), "flops_m": record["flops_m"],
+                                                          "supernet_top1": float(acc[best])},
+                                    f"best of {len(candidates)} has {record['flops_m']:.3f}M FLOPs, supernet top-1 "
+                                    f"{acc[best]:.2f}%", self.dist, self.log))
         self.state["timings"]["select_s"] += time.perf_counter() - start
         return rows
 
     def run(self) -> dict[str, Any]:
         self.setup()
         p, dist = self.p, self.dist
-        self.log(f"{self.cfg.method} on mobilenet: {len(self.train_list)} training / {len(self.held_out)} held-out "
-                 f"images, {dist.world_size} process(es) x batch {self.batch}, {p.search_epochs} epochs, "
-                 f"training window {self.union.name}")
-
-        def forward(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-            return model(x, self.sampler())
-
-        for epoch in range(self.state["epoch"], p.search_epochs):
-            set_epoch(self.loader, epoch)
-            stats = train_epoch(self.ddp, forward, self.loader, self.optimizer, self.scheduler, dist,
-                                self.autocast, channels_last=self.channels_last, log=self.log,
-                                log_every=p.log_every, epoch=epoch)
-            stats.update(epoch=epoch + 1, stage=p.stage_of_epoch(epoch),
-                         skipped_images=skipped_images(dist, self.loader), space_size=self.space.size())
-            self.state["train_log"].append(stats)
-            self.state["timings"]["train_s"] += stats["seconds"]
-            self.log(f"epoch {epoch + 1}/{p.search_epochs} (stage {stats['stage']}): loss {stats['loss']:.4f} "
-                     f"top-1 {stats['top1']:.2f}% {stats['images_per_s']:.1f} images/s "
-                     f"({stats['skipped_images']} unreadable images skipped)")
-            stage = p.stage_of_epoch(epoch)
-            if self.shrinks and p.is_stage_end(epoch) and stage < p.stages - 1:
-                self.end_of_stage(stage)
-            self.state["epoch"] = epoch + 1
-            self.checkpoint()
+        train_supernet(self, p.search_epochs, p.log_every, self.after_epoch, p.stage_of_epoch)
         selections = self.select()
         result = {"method": self.cfg.method, "space": "mobilenet", "preset": preset_dict(p), "seed": self.cfg.seed,
                   "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion,
@@ -308,10 +282,9 @@ class _SearchRun:
                   "final_alive": [list(a) for a in self.space.alive], "selections": selections,
                   "stage_log": self.state["stage_log"], "train_log": self.state["train_log"],
                   "timings": self.state["timings"]}
-        if is_main(dist):
-            if self.state["operator_rows"]:
-                write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state["operator_rows"]))
-            write_json(self.out / "result.json", result)
+        if is_main(dist) and self.state["operator_rows"]:
+            write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state["operator_rows"]))
+        write_result(self.out, result, dist)
         return result
 
 

@@ -1,4 +1,5 @@
-"""ImageNet training utilities (the torchvision-references habit): one epoch, evaluation, checkpoints.
+"""ImageNet training utilities (the torchvision-references habit): one epoch, evaluation, checkpoints, and
+the epoch loops of the drivers (:func:`train_supernet`, :class:`Retraining`).
 
 Shared by the MobileNet search and retraining, DARTS ImageNet retraining and BS-NAS. The optimiser of
 SE-NAS Sec. 4.3 (after SPOS): SGD, momentum 0.9, weight decay 4e-5, lr 0.5 decayed linearly per
@@ -9,14 +10,16 @@ there). bf16 autocast and channels-last are for CUDA; on CPU both stay off (:fun
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from benchmark.data.imagenet import set_epoch
 from benchmark.distributed import DistInfo, all_reduce_sum, barrier, is_main
 from benchmark.io import torch_save
 
@@ -29,6 +32,12 @@ def fast_settings(device: torch.device) -> tuple[torch.dtype | None, bool]:
     if device.type != "cuda":
         return None, False
     return (torch.bfloat16 if torch.cuda.is_bf16_supported() else None), True
+
+
+def place(model: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    """``model`` moved to ``device``, its weights in NHWC when ``channels_last``."""
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
 def make_sgd(model: nn.Module, lr: float, momentum: float = 0.9, weight_decay: float = 4e-5,
@@ -84,10 +93,13 @@ def train_epoch(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, optim
                 autocast_dtype: torch.dtype | None = None, label_smoothing: float = 0.0,
                 ema: AveragedModel | None = None, *, channels_last: bool = False, frozen_bn: bool = False,
                 log: Log | None = None, log_every: int = 50, epoch: int = 0,
-                on_step: Callable[[int], None] | None = None) -> dict[str, float]:
+                on_step: Callable[[int], None] | None = None, grad_clip: float = 0.0,
+                aux_weight: float | None = None) -> dict[str, float]:
     """One epoch of ``loader`` (per-process batches); the scheduler steps every iteration.
 
     Empty batches (every image unreadable) are skipped. ``frozen_bn`` keeps BatchNorm in eval mode.
+    With ``aux_weight``, ``forward_fn`` returns ``(logits, auxiliary logits or None)`` and the loss adds
+    ``aux_weight`` times the auxiliary head's (DARTS); ``grad_clip > 0`` clips the gradient norm.
     Every ``log_every`` steps (main process) logs loss, lr and global images/s; returns the epoch's
     global mean loss, top-1 training accuracy, images, seconds and images/s (all processes summed).
     """
@@ -106,9 +118,14 @@ def train_epoch(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, optim
         x, y = _to_device(x, y, device, channels_last)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(device, autocast_dtype):
-            logits = forward_fn(model, x)
+            out = forward_fn(model, x)
+            logits, aux = out if aux_weight is not None else (out, None)
             loss = loss_fn(logits.float(), y)
+            if aux is not None:
+                loss = loss + aux_weight * loss_fn(aux.float(), y)
         loss.backward()
+        if grad_clip > 0:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
@@ -196,3 +213,108 @@ def save_training(path: str | Path, parts: dict[str, Any], state: dict[str, Any]
     """Checkpoint ``parts`` (``None`` stays ``None``) and ``state`` for :func:`resume_training`."""
     save_checkpoint(path, {**{key: None if part is None else part.state_dict() for key, part in parts.items()},
                            "state": state}, dist)
+
+
+# ------------------------------------------------------------------------------------------ epoch loops
+class ImageNetSearch(Protocol):
+    """What :func:`train_supernet` reads from a search (MobileNet SE-NAS / SPOS, BS-NAS on ImageNet)."""
+
+    dist: DistInfo
+    log: Log
+    state: dict[str, Any]  # "epoch", "train_log", "timings"
+    loader: Any
+    ddp: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    sampler: Callable[[], Any]
+    space: Any  # .size(): the architectures left
+    autocast: torch.dtype | None
+    channels_last: bool
+
+    def checkpoint(self) -> None: ...
+
+
+def train_supernet(run: ImageNetSearch, epochs: int, log_every: int, end_of_epoch: Callable[[int], None],
+                   stage_of: Callable[[int], int] | None = None) -> None:
+    """Single-path supernet training (SPOS Eq. 1, one ``run.sampler()`` path per step) from ``run.state["epoch"]``
+    to ``epochs``; each epoch is logged (with its stage, by ``stage_of``), then ``end_of_epoch(epoch)`` may
+    shrink the space, then ``run.checkpoint()``. ``run.ddp``, ``optimizer`` and ``scheduler`` are read every
+    epoch: expanding replaces them."""
+
+    def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model(x, run.sampler())
+
+    for epoch in range(run.state["epoch"], epochs):
+        set_epoch(run.loader, epoch)
+        stats = train_epoch(run.ddp, forward, run.loader, run.optimizer, run.scheduler, run.dist, run.autocast,
+                            channels_last=run.channels_last, log=run.log, log_every=log_every, epoch=epoch)
+        stage = {} if stage_of is None else {"stage": stage_of(epoch)}
+        stats.update(epoch=epoch + 1, **stage, skipped_images=skipped_images(run.dist, run.loader),
+                     space_size=run.space.size())
+        run.state["train_log"].append(stats)
+        run.state["timings"]["train_s"] += stats["seconds"]
+        run.state["epoch"] = epoch + 1
+        where = f" (stage {stage['stage']})" if stage else ""
+        run.log(f"epoch {epoch + 1}/{epochs}{where}: loss {stats['loss']:.4f} top-1 {stats['top1']:.2f}% "
+                f"{stats['images_per_s']:.1f} images/s ({stats['skipped_images']} unreadable images skipped)")
+        end_of_epoch(epoch)
+        run.checkpoint()
+
+
+def plain_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    return model(x)
+
+
+@dataclass
+class Retraining:
+    """A network trained from scratch (MobileNet and BS-NAS retraining, SE-NAS / BS-NAS Sec. 4; DARTS on
+    ImageNet): :meth:`run` trains epoch by epoch (:func:`train_epoch`), measures top-1 and top-5 on
+    ``val_loader`` after each (also for the EMA weights) and checkpoints ``model``, ``optimizer``, ``scheduler``
+    and ``ema`` atomically, resuming from ``out/checkpoint.pt``. ``forward`` trains (see ``aux_weight``),
+    ``eval_forward`` gives the logits for evaluation."""
+
+    out: Path
+    dist: DistInfo
+    log: Log
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loader: Any
+    val_loader: Any
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    ema: AveragedModel | None = None
+    label_smoothing: float = 0.0
+    log_every: int = 50
+    grad_clip: float = 0.0
+    aux_weight: float | None = None
+    forward: ForwardFn = plain_forward
+    eval_forward: ForwardFn = plain_forward
+
+    def run(self, epochs: int, resume: bool, intro: str,
+            before_epoch: Callable[[int], dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Train up to ``epochs``; logs ``intro`` once resumed. ``before_epoch(epoch)`` (DARTS: the epoch's lr)
+        prepares an epoch and returns fields for its log entry. Returns every epoch's log entry."""
+        path, dist, autocast, channels_last = self.out / "checkpoint.pt", self.dist, *fast_settings(self.dist.device)
+        parts = {"model": self.model, "optimizer": self.optimizer, "scheduler": self.scheduler, "ema": self.ema}
+        state = resume_training(path, dist.device, parts, self.log, resume)
+        ddp = wrap_ddp(self.model, dist)
+        self.log(intro)
+        for epoch in range(state["epoch"], epochs):
+            set_epoch(self.loader, epoch)
+            extra = before_epoch(epoch) if before_epoch is not None else {}
+            stats = train_epoch(ddp, self.forward, self.loader, self.optimizer, self.scheduler, dist, autocast,
+                                self.label_smoothing, self.ema, channels_last=channels_last, log=self.log,
+                                log_every=self.log_every, epoch=epoch, grad_clip=self.grad_clip,
+                                aux_weight=self.aux_weight)
+            stats["val_top1"], stats["val_top5"] = evaluate(ddp, self.eval_forward, self.val_loader, dist, autocast,
+                                                            channels_last)
+            if self.ema is not None:
+                stats["ema_top1"], stats["ema_top5"] = evaluate(self.ema.module, self.eval_forward, self.val_loader,
+                                                                dist, autocast, channels_last)
+            stats.update(epoch=epoch + 1, **extra, skipped_images=skipped_images(dist, self.loader, self.val_loader))
+            state["log"].append(stats)
+            state["epoch"] = epoch + 1
+            lr = f"lr {extra['lr']:.4g} " if "lr" in extra else ""
+            self.log(f"epoch {epoch + 1}/{epochs}: {lr}loss {stats['loss']:.4f} val top-1 {stats['val_top1']:.2f}% "
+                     f"top-5 {stats['val_top5']:.2f}% {stats['images_per_s']:.1f} images/s")
+            save_training(path, parts, state, dist)
+        return state["log"]

@@ -13,8 +13,7 @@ and the gradient clipping); only the per-epoch lr and drop-path probability are 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +25,19 @@ from benchmark.darts.genotypes import resolve_genotype
 from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
 from benchmark.data.imagenet import ImageFolderDataset, eval_transform, make_loader, scan_imagenet, train_transform
 from benchmark.distributed import check_batch, init_distributed
+from benchmark.imagenet.config import DriverConfig
 from benchmark.imagenet.driver import RunLog, check_steps, imagenet_root, subset, write_config, write_result
 from benchmark.imagenet.train import Retraining, fast_settings, place
 from benchmark.models.darts_network import GenotypeNetwork
 
 
 @dataclass(frozen=True)
-class DartsRetrainConfig:
-    """The genotype (a built-in name or a ``Genotype(...)`` string), the preset plus ``--set`` overrides,
-    and where / how to run. ``flops_budget_m`` replaces the preset's budget when given."""
+class DartsRetrainConfig(DriverConfig):
+    """The genotype (a built-in name or a ``Genotype(...)`` string), plus the preset and where / how to run
+    (:class:`DriverConfig`). ``flops_budget_m`` replaces the preset's budget when given."""
 
     genotype: str
-    preset: str = "tiny"
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    data_root: str | None = None
-    seed: int = 0
-    device: str = "auto"
     flops_budget_m: float | None = None
-    resume: bool = True
 
 
 def pdarts_lr(epoch: int, p: RetrainPreset) -> float:

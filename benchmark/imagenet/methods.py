@@ -13,24 +13,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from benchmark.imagenet.config import DriverConfig
 from benchmark.registry import Registry
 
 
 @dataclass(frozen=True)
-class SearchConfig:
-    """What the command line hands a method: the preset by name plus ``--set`` overrides, where the data
-    is, the seed, the device (``auto``, ``cpu``, ``cuda``), the FLOPs budgets in M (``None``: the
-    preset's), and whether to resume from ``out_dir``'s checkpoint."""
+class SearchConfig(DriverConfig):
+    """What the command line hands a method: its name, the FLOPs budgets in M (``None``: the preset's),
+    method-specific switches (criterion, ...), plus the preset and where / how to run (:class:`DriverConfig`)."""
 
     method: str
-    preset: str = "tiny"
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    data_root: str | None = None
-    seed: int = 0
-    device: str = "auto"
     budgets_m: tuple[float, ...] | None = None
-    resume: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)  # method-specific switches (criterion, ...)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 class ImageNetMethod(Protocol):

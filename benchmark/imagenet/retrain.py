@@ -8,15 +8,16 @@ epoch (and for the EMA weights when on). Checkpoints are atomic and resumable, l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
 from benchmark.data.imagenet import scan_imagenet
 from benchmark.distributed import check_batch, init_distributed
+from benchmark.imagenet.config import DriverConfig
 from benchmark.imagenet.driver import (RunLog, arch_record, check_steps, eval_loader, imagenet_root, preset_dict,
                                        read_arch, subset, train_loader, write_config, write_result)
 from benchmark.imagenet.presets import get_preset
@@ -28,16 +29,10 @@ from benchmark.spaces.mobilenet import MobileNetSkeleton
 
 
 @dataclass(frozen=True)
-class RetrainConfig:
-    """The architecture file, the preset (plus ``--set`` overrides) and where / how to run."""
+class RetrainConfig(DriverConfig):
+    """The architecture file, plus the preset and where / how to run (:class:`DriverConfig`)."""
 
     arch_path: str
-    preset: str = "tiny"
-    overrides: Mapping[str, str] = field(default_factory=dict)
-    data_root: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = True
 
 
 def retrain(cfg: RetrainConfig, out_dir: str | Path) -> dict[str, Any]:

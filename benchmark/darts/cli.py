@@ -13,6 +13,7 @@ from typing import Any
 import typer
 
 from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
+from benchmark.imagenet.cli import AS_JSON, OUT, RESUME, SEED, run_driver
 
 darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
 
@@ -30,15 +31,15 @@ def genotype_text(value: str) -> str:
 @darts_app.command("search")
 def search(preset: str = PRESET,
            data_root: str | None = typer.Option(None, "--data-root", help="Data folder holding cifar10/."),
-           out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
-           seed: int = typer.Option(0, "--seed"),
+           out: Path = OUT,
+           seed: int = SEED,
            device: str = DEVICE,
            criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy | magnitude | random"),
            normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
            expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
            overrides: list[str] = SET,
            quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           as_json: bool = AS_JSON) -> None:
     """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
     from benchmark.darts.presets import SEARCH_PRESETS, get_preset
     from benchmark.darts.search import DartsSearch, DartsSearchConfig
@@ -61,35 +62,25 @@ def retrain(genotype: str = typer.Option(..., "--genotype",
                                          help="DARTS_V1 | DARTS_V2 | PDARTS, a Genotype(...) string or a genotype.txt"),
             preset: str = PRESET,
             data_root: str | None = IMAGENET_DATA_ROOT,
-            out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
-            seed: int = typer.Option(0, "--seed"),
+            out: Path = OUT,
+            seed: int = SEED,
             device: str = DEVICE,
             flops_budget: float | None = typer.Option(None, "--flops-budget",
                                                          help="Refuse networks over this many M multiply-accumulates "
                                                               "(paper preset: 600, the mobile setting)."),
-            resume: bool = typer.Option(True, "--resume/--no-resume"),
+            resume: bool = RESUME,
             overrides: list[str] = SET,
-            as_json: bool = typer.Option(False, "--json")) -> None:
+            as_json: bool = AS_JSON) -> None:
     """Retrain a genotype from scratch on ImageNet (P-DARTS settings: 14 cells, C=48, 250 epochs)."""
     from benchmark.darts.retrain import DartsRetrainConfig
     from benchmark.darts.retrain import retrain as run_retrain
-    from benchmark.distributed import cleanup, init_distributed, is_main
 
     cfg = DartsRetrainConfig(genotype=genotype_text(genotype), preset=preset,
                              overrides=parse_overrides(overrides, "epochs=5"), data_root=data_root, seed=seed,
                              device=device, flops_budget_m=flops_budget, resume=resume)
-    dist = init_distributed(device=device)
-    try:
-        result = run_retrain(cfg, out)
-    finally:
-        cleanup(dist)
-    if not is_main(dist):
-        return
-    if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
-        return
-    typer.echo(f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%  ({result['params_m']:.2f}M parameters, "
-               f"{result['flops_m']:.1f}M multiply-accumulates; {result['setting']})")
+    run_driver(device, lambda: run_retrain(cfg, out), as_json, lambda result: (
+        f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%  ({result['params_m']:.2f}M parameters, "
+        f"{result['flops_m']:.1f}M multiply-accumulates; {result['setting']})"))
 
 
 def darts_arch_info(genotype: str, imagenet: bool) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 
@@ -18,6 +18,25 @@ imagenet_app.add_typer(mobilenet_app, name="mobilenet")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, generated folder) | paper (Sec. 4.3 settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda (one GPU per torchrun process)")
+OUT = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint).")
+SEED = typer.Option(0, "--seed")
+RESUME = typer.Option(True, "--resume/--no-resume")
+AS_JSON = typer.Option(False, "--json")
+
+
+def run_driver(device: str, run: Callable[[], dict[str, Any]], as_json: bool,
+               summary: Callable[[dict[str, Any]], str]) -> None:
+    """Run an ImageNet driver in torchrun's process group (or alone), leave the group, and print the main
+    process's result: all of it as JSON with ``--json``, else ``summary(result)``."""
+    from benchmark.distributed import cleanup, init_distributed, is_main
+
+    dist = init_distributed(device=device)
+    try:
+        result = run()
+    finally:
+        cleanup(dist)
+    if is_main(dist):
+        typer.echo(json.dumps(result, indent=2, default=str) if as_json else summary(result))
 
 
 def parse_budgets(text: str | None) -> tuple[float, ...] | None:
@@ -37,19 +56,18 @@ def parse_budgets(text: str | None) -> tuple[float, ...] | None:
 def search(method: str = typer.Option("senas", "--method", help="senas | spos | bsnas"),
            preset: str = PRESET,
            data_root: Optional[str] = IMAGENET_DATA_ROOT,
-           out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
-           seed: int = typer.Option(0, "--seed"),
+           out: Path = OUT,
+           seed: int = SEED,
            device: str = DEVICE,
            flops: Optional[str] = typer.Option(None, "--flops", help="FLOPs budgets in M, e.g. 250,321,470,592."),
            criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy (SI, Eq. 5)"),
            normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
            expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
            fair: bool = typer.Option(False, "--fair", help="FairNAS variant: fair sampling, one removal per layer."),
-           resume: bool = typer.Option(True, "--resume/--no-resume"),
+           resume: bool = RESUME,
            overrides: list[str] = SET,
-           as_json: bool = typer.Option(False, "--json")) -> None:
+           as_json: bool = AS_JSON) -> None:
     """Search the MobileNet-like space under FLOPs budgets; writes arch_<budget>M.json per budget."""
-    from benchmark.distributed import cleanup, init_distributed, is_main
     from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
 
     cls = IMAGENET_METHODS.get(method)
@@ -57,19 +75,10 @@ def search(method: str = typer.Option("senas", "--method", help="senas | spos | 
     cfg = SearchConfig(method=method, preset=preset, overrides=parse_overrides(overrides, "batch_size=512"), data_root=data_root,
                        seed=seed, device=device, budgets_m=parse_budgets(flops), resume=resume,
                        options=options if method in ("senas", "spos") else {})
-    dist = init_distributed(device=device)
-    try:
-        result = cls().search(cfg, out)
-    finally:
-        cleanup(dist)
-    if not is_main(dist):
-        return
-    if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
-        return
-    for row in result.get("selections", []):
-        typer.echo(f"{row['budget_m']:g}M: " + (f"{row['file']} ({row['flops_m']:.2f}M FLOPs, supernet top-1 "
-                                                 f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"]))
+    run_driver(device, lambda: cls().search(cfg, out), as_json, lambda result: "\n".join(
+        f"{row['budget_m']:g}M: " + (f"{row['file']} ({row['flops_m']:.2f}M FLOPs, supernet top-1 "
+                                     f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"])
+        for row in result.get("selections", [])))
 
 
 def _arch_space(path: Path) -> str | None:
@@ -85,16 +94,15 @@ def _arch_space(path: Path) -> str | None:
 def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.json written by search."),
             preset: str = PRESET,
             data_root: Optional[str] = IMAGENET_DATA_ROOT,
-            out: Path = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint)."),
-            seed: int = typer.Option(0, "--seed"),
+            out: Path = OUT,
+            seed: int = SEED,
             device: str = DEVICE,
             label_smoothing: Optional[float] = typer.Option(None, "--label-smoothing", help="e.g. 0.1"),
             ema: Optional[float] = typer.Option(None, "--ema", help="EMA decay of the weights, e.g. 0.9999"),
-            resume: bool = typer.Option(True, "--resume/--no-resume"),
+            resume: bool = RESUME,
             overrides: list[str] = SET,
-            as_json: bool = typer.Option(False, "--json")) -> None:
+            as_json: bool = AS_JSON) -> None:
     """Retrain a searched architecture from scratch (240 epochs in the paper preset)."""
-    from benchmark.distributed import cleanup, init_distributed, is_main
     from benchmark.imagenet.retrain import RetrainConfig
 
     if _arch_space(arch) == "mobilenet-bsnas":
@@ -109,15 +117,6 @@ def retrain(arch: Path = typer.Option(..., "--arch", help="An arch_<budget>M.jso
         sets["ema_decay"] = str(ema)
     cfg = RetrainConfig(arch_path=str(arch), preset=preset, overrides=sets, data_root=data_root, seed=seed,
                         device=device, resume=resume)
-    dist = init_distributed(device=device)
-    try:
-        result = run_retrain(cfg, out)
-    finally:
-        cleanup(dist)
-    if not is_main(dist):
-        return
-    if as_json:
-        typer.echo(json.dumps(result, indent=2, default=str))
-        return
-    typer.echo(f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
-               + (f"  (EMA top-1 {result['ema_top1']:.2f}%)" if result["ema_top1"] is not None else ""))
+    run_driver(device, lambda: run_retrain(cfg, out), as_json, lambda result: (
+        f"top-1 {result['top1']:.2f}%  top-5 {result['top5']:.2f}%"
+        + (f"  (EMA top-1 {result['ema_top1']:.2f}%)" if result["ema_top1"] is not None else "")))

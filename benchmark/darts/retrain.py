@@ -23,7 +23,13 @@ from torch import nn
 from benchmark.darts.cost import NetworkSetting, check_flops_budget, network_cost
 from benchmark.darts.genotypes import resolve_genotype
 from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
-from benchmark.data.imagenet import ImageFolderDataset, eval_transform, make_loader, scan_imagenet, train_transform
+from benchmark.data.imagenet import (
+    ImageFolderDataset,
+    eval_transform,
+    make_loader,
+    scan_imagenet,
+    train_transform,
+)
 from benchmark.distributed import check_batch, init_distributed
 from benchmark.imagenet.config import DriverConfig
 from benchmark.imagenet.driver import RunLog, check_steps, imagenet_root, subset, write_config, write_result

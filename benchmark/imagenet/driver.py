@@ -9,14 +9,22 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from benchmark.data.imagenet import (ImageFolderDataset, ImageNetIndex, Sample, eval_transform, make_loader,
-                                     search_split, train_transform)
+from benchmark.data.imagenet import (
+    ImageFolderDataset,
+    ImageNetIndex,
+    Sample,
+    eval_transform,
+    make_loader,
+    search_split,
+    train_transform,
+)
 from benchmark.distributed import DistInfo, check_batch, init_distributed, is_main
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import MobileNetPreset

@@ -11,9 +11,19 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.data.imagenet import (IMAGENET_MEAN, IMAGENET_STD, ImageFolderDataset, decode_throughput,
-                                     eval_transform, make_loader, scan_imagenet, search_split, set_epoch,
-                                     train_transform, write_fake_imagenet)
+from benchmark.data.imagenet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageFolderDataset,
+    decode_throughput,
+    eval_transform,
+    make_loader,
+    scan_imagenet,
+    search_split,
+    set_epoch,
+    train_transform,
+    write_fake_imagenet,
+)
 from benchmark.distributed import DistInfo, check_batch
 from benchmark.errors import NasBenchError
 
@@ -156,3 +166,40 @@ def test_decode_throughput_is_measured(fake):
     index = scan_imagenet(fake)
     speed = decode_throughput(index.train, train_transform(32), seconds=0.2)
     assert speed["images"] > 0 and speed["images_per_s"] > 0
+
+
+def test_colour_jitter_follows_torchvision_semantics():
+    """Strength 0 is the identity; brightness scales pixels; a hue turn of 1/3 maps red to green; the
+    draws come from the image's own generator, so a jittered crop is replayable."""
+    from benchmark.data.imagenet import ColorJitter
+
+    red = Image.fromarray(np.full((8, 8, 3), (200, 0, 0), dtype=np.uint8))
+    assert np.array_equal(np.array(ColorJitter(0, 0, 0, 0)(red, random.Random(0))), np.array(red))
+    brighter = np.array(ColorJitter(0.5, 0, 0, 0)(red, random.Random(3)))
+    factor = brighter[0, 0, 0] / 200
+    assert 0.5 <= factor <= 1.5 and factor != 1 and brighter[0, 0, 1] == 0
+    turned = np.array(ColorJitter(0, 0, 0, 0.5)(red, _FixedDraw(1 / 3)))
+    assert turned[0, 0, 1] > 150 and turned[0, 0, 0] < 50  # red -> green
+    grey = np.array(ColorJitter(0, 0, 0.5, 0)(red, _FixedDraw(0.0)))  # saturation factor 1 - 0.5 = 0.5
+    assert 0 < grey[0, 0, 1] < grey[0, 0, 0] < 200
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 50, 3), dtype=np.uint8))
+    jittered = train_transform(32, jitter=ColorJitter())
+    assert torch.equal(jittered(img, random.Random(5)), jittered(img, random.Random(5)))
+    assert not torch.equal(jittered(img, random.Random(5)), train_transform(32)(img, random.Random(5)))
+    with pytest.raises(NasBenchError, match="invalid colour jitter"):
+        ColorJitter(hue=0.7)
+
+
+class _FixedDraw(random.Random):
+    """A generator whose uniform draws all return the low end plus ``at`` of the range (``at`` in
+    [-1/2, 1/2] of a hue turn, or its lower bound for factors), with no shuffling."""
+
+    def __init__(self, at: float):
+        super().__init__(0)
+        self.at = at
+
+    def uniform(self, a: float, b: float) -> float:
+        return self.at if a < 0 else a
+
+    def shuffle(self, x) -> None:
+        return None

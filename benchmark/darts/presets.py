@@ -98,6 +98,7 @@ class RetrainPreset:
     lr_tail_epochs: int = 5  # P-DARTS' linear decay with a flatter slope over the last epochs
     image_size: int = 224
     resize: int = 256
+    color_jitter: bool = True  # DARTS/P-DARTS: ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2)
     workers: int = 8
     flops_budget_m: float | None = 600.0  # mobile setting
     max_train: int | None = None  # a seeded subset of the training images (None: all)

@@ -4,7 +4,7 @@ SE-NAS Sec. 4.3 "the re-training stage follows the training setting of [36]").
 Mobile setting: 14 cells, C = 48, 224 x 224, under 600M multiply-accumulates (checked before training).
 SGD (momentum 0.9, weight decay 3e-5), lr 0.5 for batch 1024 set per epoch by P-DARTS' linear rule
 (:func:`pdarts_lr`, 5 warm-up epochs), label smoothing 0.1, auxiliary head weighted 0.4, gradient
-clipping at 5, 250 epochs. (P-DARTS also jitters colours; the shared ImageNet transforms do not.)
+clipping at 5, 250 epochs, and DARTS' colour jitter (brightness, contrast, saturation 0.4, hue 0.2).
 Data, DDP, checkpoints and the epoch loop are the MobileNet driver's (:mod:`benchmark.data.imagenet`,
 :mod:`benchmark.distributed`, :class:`benchmark.imagenet.train.Retraining`, which takes the auxiliary loss
 and the gradient clipping); only the per-epoch lr and drop-path probability are DARTS' own.
@@ -24,6 +24,7 @@ from benchmark.darts.cost import NetworkSetting, check_flops_budget, network_cos
 from benchmark.darts.genotypes import resolve_genotype
 from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
 from benchmark.data.imagenet import (
+    ColorJitter,
     ImageFolderDataset,
     eval_transform,
     make_loader,
@@ -82,7 +83,8 @@ def retrain(cfg: DartsRetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     identity = {"genotype": str(genotype), "preset": dataclasses.asdict(p), "seed": cfg.seed}
     write_config(out, identity, dist, cfg.resume)
     check_steps(len(train_list), batch, dist.world_size)
-    loader = make_loader(ImageFolderDataset(train_list, train_transform(p.image_size), seed=cfg.seed), batch,
+    augment = train_transform(p.image_size, jitter=ColorJitter() if p.color_jitter else None)
+    loader = make_loader(ImageFolderDataset(train_list, augment, seed=cfg.seed), batch,
                          train=True, workers=p.workers, seed=cfg.seed, dist=dist)
     val_loader = make_loader(ImageFolderDataset(val_list, eval_transform(p.image_size, p.resize)), batch,
                              train=False, workers=p.workers, seed=0, dist=dist)

@@ -72,12 +72,7 @@ FAST_SEARCH = {"layers": "3", "C": "2", "max_train": "64", "max_val": "32", "ran
                "merge_threshold": "8", "weight_avg_k": "1"}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def one_line(e: pytest.ExceptionInfo) -> str:

@@ -27,7 +27,6 @@ from benchmark.data.imagenet import (
 from benchmark.distributed import DistInfo, check_batch
 from benchmark.errors import NasBenchError
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

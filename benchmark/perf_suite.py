@@ -66,15 +66,15 @@ class SuiteConfig:
     only: tuple[str, ...] = ()  # run just these steps (default: all)
 
     def validate(self) -> None:
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise NasBenchError("perf-suite asked for CUDA, but no CUDA device is available",
-                                "run it on a GPU machine, or pass --device cpu --smoke to check the plumbing")
-        if self.eval_budget_s <= 0 or self.senas_budget_s <= 0:
-            raise NasBenchError("time budgets must be positive", "pass positive --eval-budget/--senas-budget")
         unknown = [s for s in self.only if s not in STEPS]
         if unknown:
             raise NasBenchError(f"unknown perf-suite step(s) {', '.join(unknown)}",
                                 f"choose from: {', '.join(STEPS)}")
+        if self.eval_budget_s <= 0 or self.senas_budget_s <= 0:
+            raise NasBenchError("time budgets must be positive", "pass positive --eval-budget/--senas-budget")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise NasBenchError("perf-suite asked for CUDA, but no CUDA device is available",
+                                "run it on a GPU machine, or pass --device cpu --smoke to check the plumbing")
 
 
 # ------------------------------------------------------------------------------------------- steps

@@ -1,5 +1,7 @@
 """Evolutionary search under constraints (BS-NAS Sec. 3.3): finds a planted optimum, never evaluates an
-architecture that breaks a constraint or twice, is seeded, and refuses impossible settings in one line."""
+architecture that breaks a constraint or twice, is seeded, and refuses impossible settings in one line.
+The final selection of the MobileNet search (SPOS's evolution inside a FLOPs window, or window sampling):
+stays in the window, evaluates each candidate once, is seeded, and evolution beats sampling."""
 
 from __future__ import annotations
 
@@ -10,8 +12,18 @@ import numpy as np
 import pytest
 
 from benchmark.errors import NasBenchError
+from benchmark.models.flops_table import FlopsTable
+from benchmark.search.constrained_sampling import WindowSampler
+from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import evolutionary_search, slot_crossover, slot_mutation
+from benchmark.search.selection import (
+    CachedFitness,
+    select_by_evolution,
+    select_by_sampling,
+    select_in_window,
+)
 from benchmark.spaces.base import SearchSpace
+from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.mobilenet_bsnas import Cluster, SpringConfig, arch_flops, op_width, spring_space
 
 OPS = ("a", "b", "c", "d")
@@ -121,3 +133,82 @@ def test_slot_operators_draw_from_alive_operations_only():
     for _ in range(50):
         assert spring.contains(spring.mutate(a, 0.5, rng)) and spring.contains(spring.crossover(a, b, rng))
     assert len({op_width(o) for o in spring.crossover(a, b, rng)}) == 1
+
+
+# ------------------------------------------------------------- the final selection inside a FLOPs window
+def mobilenet_window(lo: float = 465.0, hi: float = 470.0):
+    """The MobileNet-like space at 224 px and a narrow FLOPs window of it (SE-NAS Table 4's 470M budget)."""
+    space, table = mobilenet_space(), FlopsTable(MobileNetSkeleton())
+    return space, WindowSampler(space, table.per_slot_m(space), table.fixed_m, FlopsConstraint(lo, hi, table.flops_m))
+
+
+class Planted:
+    """A planted supernet accuracy: a seeded value per (layer, operation), summed; records every call."""
+
+    def __init__(self, space: SearchSpace, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.values = {(s, op): float(rng.random()) for s, ops in enumerate(space.choices) for op in ops}
+        self.calls: list[tuple] = []
+
+    def score(self, arch) -> float:
+        return sum(self.values[s, op] for s, op in enumerate(arch))
+
+    def __call__(self, archs):
+        self.calls += archs
+        return np.array([self.score(a) for a in archs])
+
+
+SMALL = {"population": 20, "iterations": 10, "topk": 5, "n_crossover": 8, "n_mutation": 8, "mutation_prob": 0.1}
+
+
+def test_window_evolution_stays_in_the_window_evaluates_once_and_is_seeded():
+    space, window = mobilenet_window()
+    fit = Planted(space)
+    found = select_by_evolution(space, window, fit, SMALL, seed=0)
+    assert found.method == "evolution" and found.evaluated == len(fit.calls) == 200
+    assert all(window.constraint(a) and space.contains(a) for a in fit.calls)  # random, crossover, mutation
+    assert len(set(fit.calls)) == len(fit.calls)  # no candidate evaluated twice
+    assert set(found.history["origin"]) == {"random", "crossover", "mutation"}
+    assert found.fitness == pytest.approx(max(map(fit.score, fit.calls))) and window.constraint(found.best)
+    assert found.record() == {"method": "evolution", "evaluated": 200, **SMALL}
+    again = select_by_evolution(space, window, Planted(space), SMALL, seed=0)
+    assert again.history.equals(found.history)
+    other = select_by_evolution(space, window, Planted(space), SMALL, seed=1)
+    assert not other.history["arch"].equals(found.history["arch"])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_window_evolution_beats_window_sampling_with_the_same_evaluations(seed):
+    space, window = mobilenet_window()
+    evolved = select_by_evolution(space, window, Planted(space, seed), SMALL, seed=seed)
+    sampled = select_by_sampling(window, Planted(space, seed), evolved.evaluated, np.random.default_rng(seed))
+    assert sampled.evaluated == evolved.evaluated == 200 and sampled.record()["samples"] == 200
+    assert all(window.constraint(a) for a in sampled.history["arch"])
+    assert evolved.fitness > sampled.fitness + 1.0  # planted: about 16 against 14 (of at most 21)
+
+
+def test_window_evolution_reaches_the_planted_optimum_of_a_small_space():
+    costs = {"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0}
+    space = small_space()  # 65,536 architectures; the window holds 27,876 of them (cost 9 to 12)
+    flops = lambda a: sum(costs[o] for o in a)
+    window = WindowSampler(space, [costs] * SLOTS, 0.0, FlopsConstraint(9.0, 12.0, flops))
+    fit = Recorder()
+    inside = [a for a in space.enumerate() if window.constraint(a)]
+    found = select_by_evolution(space, window, fit, {**SMALL, "iterations": 20}, seed=0)
+    assert found.best == max(inside, key=fit.score) and len(fit.calls) <= 400 < len(inside)
+    assert all(window.constraint(a) for a in fit.calls) and len(set(fit.calls)) == len(fit.calls)
+
+
+def test_cached_fitness_evaluates_each_architecture_once():
+    fit = Recorder()
+    cached = CachedFitness(fit)
+    a, b, c = ("a",) * SLOTS, ("b",) * SLOTS, ("c",) * SLOTS
+    first = cached([a, b, a])
+    assert first[0] == first[2] and fit.calls == [a, b]
+    assert list(cached([b, c])) == [first[1], fit.score(c)] and fit.calls == [a, b, c] and cached.evaluations == 3
+
+
+def test_unknown_selection_is_a_one_line_error():
+    space, window = mobilenet_window()
+    with pytest.raises(NasBenchError, match="unknown selection 'grid' -- choose one of: evolution, sample"):
+        select_in_window("grid", space, window, Planted(space), 10, SMALL, 0, np.random.default_rng(0))

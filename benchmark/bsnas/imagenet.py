@@ -45,7 +45,7 @@ from benchmark.io import write_parquet
 from benchmark.models.complexity import count_params
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
 from benchmark.search.constraints import FlopsConstraint
-from benchmark.search.evolution import evolutionary_search
+from benchmark.search.evolution import evolutionary_search, history_table
 from benchmark.spaces.base import Arch
 from benchmark.spaces.mobilenet_bsnas import (Cluster, SpringConfig, SpringSpace, arch_flops, check_arch, flops_range,
                                               op_name, parse_op, spring_space)
@@ -270,8 +270,7 @@ class _BSNASRun:
                                  evaluated=len(found.history),
                                  search={"method": "bsnas", "preset": p.name, "seed": self.cfg.seed})
             if is_main(self.dist):
-                write_parquet(self.out / f"evolution_{b:g}M.parquet",
-                              found.history.assign(arch=[self.fmt(a) for a in found.history["arch"]]))
+                write_parquet(self.out / f"evolution_{b:g}M.parquet", history_table(found.history))
             rows.append(export_arch(self.out, b, record, {
                 "arch": list(found.best), "flops_m": record["flops_m"],
                 "flops_m_imagenet224": record["flops_m_imagenet224"], "supernet_top1": found.best_fitness},

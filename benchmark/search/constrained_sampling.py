@@ -23,6 +23,7 @@ Counts are exact int64 while the space has < 2^62 architectures (MobileNet: 2.2e
 from __future__ import annotations
 
 import math
+import random
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -169,6 +170,11 @@ class WindowSampler:
         if self.superset_count() == 0:
             raise NasBenchError(self._empty_message(), "widen the FLOPs window or keep more operations")
         return self._draw(n, rng, None)
+
+    def sample_arch(self, rng: random.Random) -> Arch:
+        """One uniform draw from the window seeded from ``rng`` (``SearchSpace.sample``'s signature: the
+        random members of :func:`benchmark.search.evolution.evolutionary_search`)."""
+        return self.sample(1, np.random.default_rng(rng.getrandbits(64)))[0]
 
     def sample_containing(self, slot: int, op: str, n: int, rng: np.random.Generator) -> list[Arch]:
         """``n`` uniform draws among the window's architectures with ``op`` in ``slot`` (Eq. 5's sample set)."""

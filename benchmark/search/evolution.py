@@ -7,14 +7,18 @@ constraint object, Archai style) and is new to the search, so no architecture is
 
 A space may define ``mutate(arch, prob, rng)`` and ``crossover(a, b, rng)`` (Archai's evolutionary-space
 capability; :class:`benchmark.spaces.mobilenet_bsnas.SpringSpace` does, to keep a cluster's width
-shared); otherwise choices are slots, mutated and crossed slot by slot.
+shared); otherwise choices are slots, mutated and crossed slot by slot. Random members are uniform draws
+of the space (``space.sample``) kept when they meet the constraints, or come from ``sample`` when given:
+a narrow FLOPs window of a large space is drawn directly
+(:meth:`benchmark.search.constrained_sampling.WindowSampler.sample_arch`), as rejection would hardly ever
+hit it. Children that break a constraint are rejected and redrawn in both cases.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,6 +28,9 @@ from benchmark.spaces.base import Arch, SearchSpace
 
 Fitness = Callable[[list[Arch]], np.ndarray]
 """Fitness of a batch of architectures, higher is better (BS-NAS: supernet top-1 on the held-out split)."""
+
+SETTINGS = ("population", "iterations", "topk", "n_crossover", "n_mutation", "mutation_prob")
+"""The evolution's settings as the BS-NAS and MobileNet presets name them (:func:`settings_of`)."""
 
 
 class Constraint(Protocol):
@@ -51,6 +58,17 @@ class EvolutionResult:
         return self.history.sort_values("fitness", ascending=False, kind="stable").head(n)
 
 
+def history_table(history: pd.DataFrame) -> pd.DataFrame:
+    """A search ``history`` with each architecture as one comma-joined string (``evolution_<budget>M.parquet``
+    of the BS-NAS and MobileNet drivers)."""
+    return history.assign(arch=[",".join(a) for a in history["arch"]])
+
+
+def settings_of(preset: Any) -> dict[str, Any]:
+    """The :data:`SETTINGS` a driver's preset holds, as keyword arguments of :func:`evolutionary_search`."""
+    return {key: getattr(preset, key) for key in SETTINGS}
+
+
 def slot_mutation(space: SearchSpace, arch: Arch, prob: float, rng: random.Random) -> Arch:
     """Every slot redrawn from its alive operations with probability ``prob``."""
     return tuple(rng.choice(ops) if rng.random() < prob else op for op, ops in zip(arch, space.alive))
@@ -61,8 +79,9 @@ def slot_crossover(space: SearchSpace, a: Arch, b: Arch, rng: random.Random) -> 
     return tuple(rng.choice(pair) for pair in zip(a, b))
 
 
-def _check(population: int, iterations: int, topk: int, n_crossover: int, n_mutation: int,
-           mutation_prob: float, max_tries: int) -> None:
+def check_settings(population: int, iterations: int, topk: int, n_crossover: int, n_mutation: int,
+                   mutation_prob: float, max_tries: int = 10_000) -> None:
+    """Refuse impossible evolution settings in one line (also used by the presets' validation)."""
     for name, value, least in (("population", population, 1), ("iterations", iterations, 1), ("topk", topk, 1),
                                ("n_crossover", n_crossover, 0), ("n_mutation", n_mutation, 0),
                                ("max_tries", max_tries, 1)):
@@ -81,15 +100,18 @@ def _check(population: int, iterations: int, topk: int, n_crossover: int, n_muta
 def evolutionary_search(space: SearchSpace, fitness: Fitness, constraints: Sequence[Constraint] = (),
                         population: int = 75, iterations: int = 20, topk: int = 10, n_crossover: int = 25,
                         n_mutation: int = 25, mutation_prob: float = 0.1, seed: int = 0,
-                        max_tries: int = 10_000) -> EvolutionResult:
+                        max_tries: int = 10_000, sample: Callable[[random.Random], Arch] | None = None
+                        ) -> EvolutionResult:
     """Search ``space`` (its alive operations) for the fittest architecture meeting ``constraints``.
 
     ``max_tries`` bounds the draws spent filling one population's random part; a population that cannot
     be filled at all is a one-line error naming the constraints (crossover and mutation merely give up
-    after ``max_tries`` draws, as in SPOS, and random draws fill in).
+    after ``max_tries`` draws, as in SPOS, and random draws fill in). ``sample(rng)`` draws the random
+    members instead of ``space.sample(rng)`` (e.g. uniformly inside a FLOPs window).
     """
-    _check(population, iterations, topk, n_crossover, n_mutation, mutation_prob, max_tries)
+    check_settings(population, iterations, topk, n_crossover, n_mutation, mutation_prob, max_tries)
     rng = random.Random(seed)
+    draw_random = sample or space.sample
     mutate = getattr(space, "mutate", None) or (lambda a, p, r: slot_mutation(space, a, p, r))
     cross = getattr(space, "crossover", None) or (lambda a, b, r: slot_crossover(space, a, b, r))
     seen: set[Arch] = set()
@@ -118,7 +140,7 @@ def evolutionary_search(space: SearchSpace, fitness: Fitness, constraints: Seque
             draw(lambda: cross(rng.choice(parents), rng.choice(parents), rng), n_crossover, batch, origin,
                  "crossover")
             draw(lambda: mutate(rng.choice(parents), mutation_prob, rng), n_mutation, batch, origin, "mutation")
-        draw(lambda: space.sample(rng), population - len(batch), batch, origin, "random")
+        draw(lambda: draw_random(rng), population - len(batch), batch, origin, "random")
         if not batch:
             if it == 0:
                 names = ", ".join(getattr(c, "name", repr(c)) for c in constraints) or "none"

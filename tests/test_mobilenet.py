@@ -9,6 +9,7 @@ import random
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy.stats import chisquare
@@ -215,7 +216,7 @@ def test_tiny_search_and_retrain_end_to_end(tmp_path):
                                size=(40, 48), corrupt=1)
     runner = CliRunner()
     common = ["--preset", "tiny", "--data-root", str(root), "--device", "cpu"]
-    fast = ["--set", "criterion_samples=1", "--set", "selection_samples=2", "--set", "merge_threshold=36"]
+    fast = ["--set", "criterion_samples=1", "--set", "merge_threshold=36"]
     out = tmp_path / "search"
     res = runner.invoke(imagenet_app, ["mobilenet", "search", *common, *fast, "--out", str(out)])
     assert res.exit_code == 0, res.output
@@ -227,6 +228,9 @@ def test_tiny_search_and_retrain_end_to_end(tmp_path):
     assert result["train_log"][-1]["skipped_images"] >= 0 and result["train_log"][-1]["images_per_s"] > 0
     record = json.loads((out / "arch_1M.json").read_text())
     assert 0.9 <= record["flops_m"] <= 1.0 and len(record["layers"]) == 21
+    assert record["selection"]["method"] == "evolution" and record["selection"]["evaluated"] == 8  # tiny: 4 x 2
+    assert result["selection"] == {"method": "evolution", "supernet_evaluations": 16}
+    assert len(pd.read_parquet(out / "evolution_1M.parquet")) == 8
     assert json.loads((out / "split.json").read_text())["n_train"] == 24
     resumed = runner.invoke(imagenet_app, ["mobilenet", "search", *common, *fast, "--out", str(out)])
     assert "resumed after epoch 2" in resumed.output  # expanded copies rebuilt from the checkpoint
@@ -255,6 +259,53 @@ def test_search_supernet_starts_from_the_seed(tmp_path):
     first, again, other = initial_weights(0, "a"), initial_weights(0, "b"), initial_weights(1, "c")
     assert all(torch.equal(first[k], again[k]) for k in first)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_final_selection_by_evolution_or_sampling(tmp_path, monkeypatch):
+    """The last step with a planted supernet accuracy (a value per layer and operation, summed): both
+    selections stay in each budget's window, evaluate every candidate once, are seeded and say how they
+    selected; with the same number of evaluations evolution finds the better architecture."""
+    root = write_fake_imagenet(tmp_path / "imagenet", classes=4, train_per_class=4, val_per_class=1)
+    rng = np.random.default_rng(0)
+    value = {(s, op): float(rng.random()) for s, ops in enumerate(mobilenet_space().choices) for op in ops}
+    evolution = {"population": "20", "iterations": "10", "topk": "5", "n_crossover": "8", "n_mutation": "8"}
+
+    def select(selection: str, out: str):
+        calls = []
+
+        def planted(archs):
+            calls.extend(archs)
+            return np.array([sum(value[s, op] for s, op in enumerate(a)) for a in archs])
+
+        cfg = SearchConfig(method="spos", data_root=str(root), device="cpu",
+                           overrides={"selection": selection, "selection_samples": "200", **evolution})
+        run = _SearchRun(cfg, tmp_path / out, shrinks=False)
+        run.setup()
+        monkeypatch.setattr(run, "evaluator", lambda: planted)
+        return run.select(), calls
+
+    rows, calls = select("evolution", "evolution")
+    assert len(set(calls)) == len(calls) == 2 * 200  # two budgets, each candidate evaluated once
+    table = FlopsTable(TINY)
+    for row in rows:
+        record = json.loads((tmp_path / "evolution" / row["file"]).read_text())
+        lo, hi = record["window_m"]
+        assert row["selection"] == "evolution" and row["evaluated"] == 200 and lo <= row["flops_m"] <= hi
+        assert record["selection"] == {"method": "evolution", "evaluated": 200, "population": 20, "iterations": 10,
+                                       "topk": 5, "n_crossover": 8, "n_mutation": 8, "mutation_prob": 0.1}
+        history = pd.read_parquet(tmp_path / "evolution" / f"evolution_{row['budget_m']:g}M.parquet")
+        assert len(history) == 200 and history["fitness"].max() == row["supernet_top1"]
+        assert all(lo <= table.flops_m(tuple(a.split(","))) <= hi for a in history["arch"])
+    assert select("evolution", "again")[0] == rows  # seeded
+    sampled, calls = select("sample", "sample")
+    assert len(set(calls)) == len(calls) == 2 * 200
+    assert not list((tmp_path / "sample").glob("evolution_*"))
+    for best, drawn in zip(rows, sampled):
+        record = json.loads((tmp_path / "sample" / drawn["file"]).read_text())
+        assert record["selection"] == {"method": "sample", "evaluated": 200, "samples": 200}
+        lo, hi = record["window_m"]
+        assert drawn["selection"] == "sample" and lo <= drawn["flops_m"] <= hi
+        assert best["supernet_top1"] > drawn["supernet_top1"]
 
 
 def test_mobilenet_throughput_reports_speed_and_memory():

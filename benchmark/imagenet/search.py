@@ -6,8 +6,11 @@ M = 1,000 window-constrained samples per operation, remove the 10 lowest (one pe
 ``fair``, the FairNAS variant), merge layers into child spaces of at most T = 50 partial models and
 give each its own weights (Sec. 3.4; ``expand=False`` is the shrink-only ablation of Table 6).
 ``spos``: the same training for the same number of epochs, without shrinking.
-Finally, for each FLOPs budget, the best of ``selection_samples`` architectures drawn uniformly in
-the budget's window (supernet accuracy on the held-out images) is exported as ``arch_<budget>M.json``.
+Finally, for each FLOPs budget, the architecture of the budget's window with the best supernet accuracy
+on the held-out images (Eq. 2) is exported as ``arch_<budget>M.json``: found by SPOS's evolutionary
+search inside the window (``selection=evolution``, the default; its history in
+``evolution_<budget>M.parquet``) or as the best of ``selection_samples`` uniform window draws
+(``selection=sample``); :mod:`benchmark.search.selection`.
 
 Supernet accuracy P(a) follows SPOS: BatchNorm statistics recalibrated on fixed training images, then
 top-1 on a fixed part of the held-out images; both sets are decoded once and kept on the device. With
@@ -43,6 +46,8 @@ from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
 from benchmark.search.constraints import FlopsConstraint
+from benchmark.search.evolution import history_table, settings_of
+from benchmark.search.selection import CachedFitness, select_in_window
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
@@ -119,6 +124,7 @@ class _SearchRun:
             raise NasBenchError(f"unknown normalization {self.normalization!r}",
                                 f"choose one of: {', '.join(NORMALIZATIONS)}")
         self._evaluator: SupernetAccuracy | None = None
+        self.fitness = CachedFitness(lambda archs: self.evaluator()(archs))  # the final selection's P(a)
 
     # ------------------------------------------------------------------ setup
     def identity(self, budgets: tuple[float, ...]) -> dict[str, Any]:
@@ -248,26 +254,28 @@ class _SearchRun:
             group["lr"] = old.param_groups[0]["lr"]
 
     def select(self) -> list[dict[str, Any]]:
-        """The best supernet-accuracy architecture of each budget's window (exported as JSON)."""
+        """Eq. 2 per budget: the best supernet accuracy in the budget's window, found by SPOS's evolution or
+        among uniform window draws (``selection``); exported as JSON. Each distinct architecture is evaluated
+        once (``self.fitness``, shared by the budgets)."""
         p, start, rows = self.p, time.perf_counter(), []
         rng = np.random.default_rng(self.cfg.seed)
         for b, constraint in self.windows.items():
             try:
-                drawn = self.window(constraint).sample(2 * p.selection_samples, rng)
+                found = select_in_window(p.selection, self.space, self.window(constraint), self.fitness,
+                                         p.selection_samples, settings_of(p), self.cfg.seed, rng)
             except NasBenchError as e:
                 rows.append(budget_failed(b, e, self.log))
                 continue
-            candidates = list(dict.fromkeys(drawn))[:p.selection_samples]
-            acc = self.evaluator()(candidates)
-            best = int(np.argmax(acc))
-            record = arch_record(candidates[best], self.skeleton, budget_m=b,
-                                 window_m=[constraint.lo_m, constraint.hi_m], supernet_top1=float(acc[best]),
-                                 candidates=len(candidates),
+            record = arch_record(found.best, self.skeleton, budget_m=b, window_m=[constraint.lo_m, constraint.hi_m],
+                                 supernet_top1=found.fitness, selection=found.record(),
                                  search={"method": self.cfg.method, "preset": p.name, "seed": self.cfg.seed})
-            rows.append(export_arch(self.out, b, record, {"arch": list(candidates[best]), "flops_m": record["flops_m"],
-                                                          "supernet_top1": float(acc[best])},
-                                    f"best of {len(candidates)} has {record['flops_m']:.3f}M FLOPs, supernet top-1 "
-                                    f"{acc[best]:.2f}%", self.dist, self.log))
+            if found.method == "evolution" and is_main(self.dist):
+                write_parquet(self.out / f"evolution_{b:g}M.parquet", history_table(found.history))
+            rows.append(export_arch(self.out, b, record, {
+                "arch": list(found.best), "flops_m": record["flops_m"], "supernet_top1": found.fitness,
+                "selection": found.method, "evaluated": found.evaluated},
+                f"{found.method} over {found.evaluated} architectures; best has {record['flops_m']:.3f}M FLOPs, "
+                f"supernet top-1 {found.fitness:.2f}%", self.dist, self.log))
         self.state["timings"]["select_s"] += time.perf_counter() - start
         return rows
 
@@ -280,6 +288,7 @@ class _SearchRun:
                   "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion,
                   "expand": self.expand, "fair": self.fair, "final_space_size": self.space.size(),
                   "final_alive": [list(a) for a in self.space.alive], "selections": selections,
+                  "selection": {"method": p.selection, "supernet_evaluations": self.fitness.evaluations},
                   "stage_log": self.state["stage_log"], "train_log": self.state["train_log"],
                   "timings": self.state["timings"]}
         if is_main(dist) and self.state["operator_rows"]:

@@ -26,29 +26,62 @@ import pandas as pd
 import torch
 
 from benchmark.bsnas.presets import PRESETS, BSNASPreset, get_preset
-from benchmark.bsnas.step_shrinking import (SAMPLE_COLUMNS, ShrinkSchedule, SpringFairSampler, sample_rows,
-                                            shrinking_step)
+from benchmark.bsnas.step_shrinking import (
+    SAMPLE_COLUMNS,
+    ShrinkSchedule,
+    SpringFairSampler,
+    sample_rows,
+    shrinking_step,
+)
 from benchmark.data.imagenet import scan_imagenet
 from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
-from benchmark.imagenet.driver import (RunLog, budget_failed, check_steps, export_arch, imagenet_root,
-                                       read_arch_record, search_images, search_intro, search_settings, split_record,
-                                       train_loader, write_config, write_result)
+from benchmark.imagenet.driver import (
+    RunLog,
+    budget_failed,
+    check_steps,
+    export_arch,
+    imagenet_root,
+    read_arch_record,
+    search_images,
+    search_intro,
+    search_settings,
+    split_record,
+    train_loader,
+    write_config,
+    write_result,
+)
 from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
 from benchmark.imagenet.retrain import RetrainConfig, train_from_scratch
 from benchmark.imagenet.search import cached_images
-from benchmark.imagenet.train import (fast_settings, load_checkpoint, make_sgd, place, save_checkpoint,
-                                      train_supernet, wrap_ddp)
+from benchmark.imagenet.train import (
+    fast_settings,
+    load_checkpoint,
+    make_sgd,
+    place,
+    save_checkpoint,
+    train_supernet,
+    wrap_ddp,
+)
 from benchmark.io import write_parquet
 from benchmark.models.complexity import count_params
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import evolutionary_search, history_table
 from benchmark.spaces.base import Arch
-from benchmark.spaces.mobilenet_bsnas import (Cluster, SpringConfig, SpringSpace, arch_flops, check_arch, flops_range,
-                                              op_name, parse_op, spring_space)
+from benchmark.spaces.mobilenet_bsnas import (
+    Cluster,
+    SpringConfig,
+    SpringSpace,
+    arch_flops,
+    check_arch,
+    flops_range,
+    op_name,
+    parse_op,
+    spring_space,
+)
 
 ARCH_FORMAT = 1
 SPACE = "mobilenet-bsnas"

@@ -34,13 +34,36 @@ from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
-from benchmark.imagenet.driver import (RunLog, arch_record, budget_failed, check_steps, eval_loader, export_arch,
-                                       imagenet_root, preset_dict, search_images, search_intro, search_settings,
-                                       split_record, subset, train_loader, write_config, write_result)
+from benchmark.imagenet.driver import (
+    RunLog,
+    arch_record,
+    budget_failed,
+    check_steps,
+    eval_loader,
+    export_arch,
+    imagenet_root,
+    preset_dict,
+    search_images,
+    search_intro,
+    search_settings,
+    split_record,
+    subset,
+    train_loader,
+    write_config,
+    write_result,
+)
 from benchmark.imagenet.presets import CRITERIA, PRESETS, MobileNetPreset, get_preset
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
-from benchmark.imagenet.train import (fast_settings, linear_decay, load_checkpoint, make_sgd, place, save_checkpoint,
-                                      train_supernet, wrap_ddp)
+from benchmark.imagenet.train import (
+    fast_settings,
+    linear_decay,
+    load_checkpoint,
+    make_sgd,
+    place,
+    save_checkpoint,
+    train_supernet,
+    wrap_ddp,
+)
 from benchmark.io import write_parquet
 from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet

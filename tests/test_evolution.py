@@ -1,7 +1,8 @@
 """Evolutionary search under constraints (BS-NAS Sec. 3.3): finds a planted optimum, never evaluates an
 architecture that breaks a constraint or twice, is seeded, and refuses impossible settings in one line.
 The final selection of the MobileNet search (SPOS's evolution inside a FLOPs window, or window sampling):
-stays in the window, evaluates each candidate once, is seeded, and evolution beats sampling."""
+stays in the window, evaluates each candidate once, is seeded, and evolution beats sampling. Candidates
+named by a key (the DARTS search's edge views) are evaluated once."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import evolutionary_search, slot_crossover, slot_mutation
 from benchmark.search.selection import (
     CachedFitness,
+    best_of,
+    evolve,
     select_by_evolution,
     select_by_sampling,
     select_in_window,
@@ -212,3 +215,45 @@ def test_unknown_selection_is_a_one_line_error():
     space, window = mobilenet_window()
     with pytest.raises(NasBenchError, match="unknown selection 'grid' -- choose one of: evolution, sample"):
         select_in_window("grid", space, window, Planted(space), 10, SMALL, 0, np.random.default_rng(0))
+
+
+# ------------------------------------------------------------- candidates named by a key (DARTS edge views)
+def first_six(arch) -> tuple:
+    """A key under which the last two slots are unused, as a DARTS path's ignored edge slots."""
+    return arch[:SLOTS - 2]
+
+
+def as_used(arch) -> tuple:
+    """The architecture the key names (the unused slots at ``a``)."""
+    return first_six(arch) + ("a", "a")
+
+
+def test_keyed_evolution_evaluates_each_candidate_once_and_finds_its_optimum():
+    fit, cost = Recorder(), Cost(6.0)
+    in_budget = type("Budget", (), {"name": cost.name, "__call__": lambda self, a: cost(as_used(a))})()
+    found = evolve(small_space(), CachedFitness(lambda archs: fit([as_used(a) for a in archs]), key=first_six),
+                   {**SMALL, "iterations": 20}, seed=0, constraints=[in_budget], key=first_six)
+    assert len(set(fit.calls)) == len(fit.calls) == found.evaluated <= 400  # 4^6 = 4,096 candidates
+    assert all(cost(a) for a in fit.calls)
+    best = max((a for a in small_space().enumerate() if a == as_used(a) and cost(a)), key=fit.score)
+    assert as_used(found.best) == best and found.fitness == pytest.approx(fit.score(best))
+    plain = evolutionary_search(small_space(), Recorder(), [Cost()], iterations=3, seed=4)
+    same = evolutionary_search(small_space(), Recorder(), [Cost()], iterations=3, seed=4, key=lambda a: a)
+    assert same.history.equals(plain.history)  # the default key is the architecture itself
+
+
+def test_cached_fitness_with_a_key_evaluates_each_candidate_once():
+    fit = Recorder()
+    cached = CachedFitness(fit, key=first_six)
+    a, b = ("a",) * SLOTS, ("b",) * SLOTS
+    twin = a[:-1] + ("d",)  # the same candidate as a under the key
+    assert list(cached([a, b, twin])) == [fit.score(a), fit.score(b), fit.score(a)]
+    assert fit.calls == [a, b] and cached.evaluations == 2 and list(cached([twin])) == [fit.score(a)]
+
+
+def test_best_of_candidates_keeps_the_first_best():
+    a, b, c = ("a",) * SLOTS, ("b",) * SLOTS, ("c",) * SLOTS
+    found = best_of([a, b, c], lambda archs: np.array([1.0, 3.0, 3.0]), samples=5)
+    assert (found.method, found.best, found.fitness, found.evaluated) == ("sample", b, 3.0, 3)
+    assert found.record() == {"method": "sample", "evaluated": 3, "samples": 5}
+

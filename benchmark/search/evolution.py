@@ -11,14 +11,17 @@ shared); otherwise choices are slots, mutated and crossed slot by slot. Random m
 of the space (``space.sample``) kept when they meet the constraints, or come from ``sample`` when given:
 a narrow FLOPs window of a large space is drawn directly
 (:meth:`benchmark.search.constrained_sampling.WindowSampler.sample_arch`), as rejection would hardly ever
-hit it. Children that break a constraint are rejected and redrawn in both cases.
+hit it. Children that break a constraint are rejected and redrawn in both cases. With ``key``, architectures
+of equal key are one candidate (a DARTS path whose unused edge slots differ is the same network,
+:func:`benchmark.spaces.darts.edge_view`), evaluated at most once.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -58,10 +61,10 @@ class EvolutionResult:
         return self.history.sort_values("fitness", ascending=False, kind="stable").head(n)
 
 
-def history_table(history: pd.DataFrame) -> pd.DataFrame:
-    """A search ``history`` with each architecture as one comma-joined string (``evolution_<budget>M.parquet``
-    of the BS-NAS and MobileNet drivers)."""
-    return history.assign(arch=[",".join(a) for a in history["arch"]])
+def history_table(history: pd.DataFrame, sep: str = ",") -> pd.DataFrame:
+    """A search ``history`` with each architecture as one ``sep``-joined string (``evolution_<budget>M.parquet``
+    of the BS-NAS and MobileNet drivers, ``evolution.parquet`` of the DARTS search with ``|``)."""
+    return history.assign(arch=[sep.join(a) for a in history["arch"]])
 
 
 def settings_of(preset: Any) -> dict[str, Any]:
@@ -100,24 +103,26 @@ def check_settings(population: int, iterations: int, topk: int, n_crossover: int
 def evolutionary_search(space: SearchSpace, fitness: Fitness, constraints: Sequence[Constraint] = (),
                         population: int = 75, iterations: int = 20, topk: int = 10, n_crossover: int = 25,
                         n_mutation: int = 25, mutation_prob: float = 0.1, seed: int = 0,
-                        max_tries: int = 10_000, sample: Callable[[random.Random], Arch] | None = None
-                        ) -> EvolutionResult:
+                        max_tries: int = 10_000, sample: Callable[[random.Random], Arch] | None = None,
+                        key: Callable[[Arch], Hashable] | None = None) -> EvolutionResult:
     """Search ``space`` (its alive operations) for the fittest architecture meeting ``constraints``.
 
     ``max_tries`` bounds the draws spent filling one population's random part; a population that cannot
     be filled at all is a one-line error naming the constraints (crossover and mutation merely give up
     after ``max_tries`` draws, as in SPOS, and random draws fill in). ``sample(rng)`` draws the random
-    members instead of ``space.sample(rng)`` (e.g. uniformly inside a FLOPs window).
+    members instead of ``space.sample(rng)`` (e.g. uniformly inside a FLOPs window). ``key(arch)`` names
+    the candidate ``arch`` is (default: ``arch`` itself); a child whose key was seen is rejected and redrawn.
     """
     check_settings(population, iterations, topk, n_crossover, n_mutation, mutation_prob, max_tries)
     rng = random.Random(seed)
     draw_random = sample or space.sample
     mutate = getattr(space, "mutate", None) or (lambda a, p, r: slot_mutation(space, a, p, r))
     cross = getattr(space, "crossover", None) or (lambda a, b, r: slot_crossover(space, a, b, r))
-    seen: set[Arch] = set()
+    name = key or (lambda arch: arch)
+    seen: set[Hashable] = set()
 
     def admissible(arch: Arch) -> bool:
-        return arch not in seen and space.contains(arch) and all(c(arch) for c in constraints)
+        return name(arch) not in seen and space.contains(arch) and all(c(arch) for c in constraints)
 
     def draw(make: Callable[[], Arch], n: int, batch: list[Arch], origin: list[str], label: str) -> None:
         found, tries = 0, 0
@@ -125,7 +130,7 @@ def evolutionary_search(space: SearchSpace, fitness: Fitness, constraints: Seque
             tries += 1
             arch = make()
             if admissible(arch):
-                seen.add(arch)
+                seen.add(name(arch))
                 batch.append(arch)
                 origin.append(label)
                 found += 1

@@ -18,8 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.errors import NasBenchError
-from benchmark.search.evolution import check_settings, settings_of
-from benchmark.search.selection import SELECTIONS
+from benchmark.search.selection import SelectionPreset
 from benchmark.settings import named_preset, parse_overrides
 
 SHARINGS = ("shared", "independent")
@@ -27,8 +26,9 @@ CRITERIA = ("senas", "accuracy")
 
 
 @dataclass(frozen=True)
-class MobileNetPreset:
-    """All knobs of one MobileNet-like search or retraining run."""
+class MobileNetPreset(SelectionPreset):
+    """All knobs of one MobileNet-like search or retraining run; the final selection's (``selection``,
+    ``selection_samples`` and SPOS's evolution settings) are :class:`SelectionPreset`'s."""
 
     name: str
     # network and data
@@ -59,15 +59,6 @@ class MobileNetPreset:
     budgets_m: tuple[float, ...] = (250.0, 321.0, 470.0, 592.0)
     budget_tolerance: float = 0.02  # window [b * (1 - tol), b] per budget (ours)
     train_in_window: bool = True  # supernet training samples inside the union of the budget windows
-    selection: str = "evolution"  # 'evolution' (SPOS's, under the budget) or 'sample' (random search)
-    selection_samples: int = 1000  # 'sample': architectures evaluated per budget (ours: evolution's count)
-    # 'evolution' (SPOS's search code and its FLOPs-465M MobileNet search; the paper gives none)
-    population: int = 50
-    iterations: int = 20
-    topk: int = 10
-    n_crossover: int = 25
-    n_mutation: int = 25
-    mutation_prob: float = 0.1
     # retraining
     retrain_epochs: int = 240
     label_smoothing: float = 0.0
@@ -131,6 +122,4 @@ def validate(p: MobileNetPreset) -> None:
         raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
     if p.max_train_images is not None and p.max_train_images < 1:
         raise NasBenchError("max_train_images must be positive or none", "fix it with --set")
-    if p.selection not in SELECTIONS:
-        raise NasBenchError(f"unknown selection {p.selection!r}", f"choose one of: {', '.join(SELECTIONS)}")
-    check_settings(**settings_of(p))
+    p.check_selection()

@@ -10,6 +10,7 @@ import json
 import math
 import random
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -68,7 +69,7 @@ PDARTS_SOURCE = ("Genotype(normal=[('skip_connect', 0), ('dil_conv_3x3', 1), ('s
                  "('dil_conv_5x5', 2), ('max_pool_3x3', 0), ('dil_conv_3x3', 1), ('dil_conv_3x3', 1), "
                  "('dil_conv_5x5', 3)], reduce_concat=range(2, 6))")
 # overrides that make a whole search a few seconds on 2 CPU cores (tiny preset, smaller still)
-FAST_SEARCH = {"layers": "3", "C": "2", "max_train": "64", "max_val": "32", "rank_archs": "2",
+FAST_SEARCH = {"layers": "3", "C": "2", "max_train": "64", "max_val": "32", "selection_samples": "2",
                "merge_threshold": "8", "weight_avg_k": "1"}
 
 
@@ -352,10 +353,14 @@ def test_presets_follow_the_papers_and_refuse_bad_settings():
 
 
 # ------------------------------------------------------------------------------------------- end to end
-def test_tiny_search_on_cifar10_end_to_end(root, tmp_path):
+@pytest.mark.parametrize("selection, evaluated", [("evolution", 8), ("sample", 2)])  # tiny: 4 x 2; FAST: 2
+def test_tiny_search_on_cifar10_end_to_end(root, tmp_path, selection, evaluated):
+    """Both final selections: a genotype of the final space, how it was selected, each distinct path
+    evaluated once, and the same choice when a finished search selects again (seeded)."""
     out = tmp_path / "search"
+    overrides = {**FAST_SEARCH, "selection": selection}
     args = ["search", "--preset", "tiny", "--out", str(out), "--device", "cpu", "--quiet", "--json",
-            "--data-root", str(root)] + [a for k, v in FAST_SEARCH.items() for a in ("--set", f"{k}={v}")]
+            "--data-root", str(root)] + [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
     result = CliRunner().invoke(darts_app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
@@ -367,6 +372,61 @@ def test_tiny_search_on_cifar10_end_to_end(root, tmp_path):
     ranking = pd.read_parquet(out / "ranking.parquet")
     assert ranking.genotype[0] == summary["genotype"] and ranking.supernet_acc.is_monotonic_decreasing
     assert summary["child_spaces"] and 0 < summary["imagenet"]["flops_m"] < 700
+    final = darts_space()
+    final.restrict([summary["alive"][slot] for slot in SLOTS])
+    best = tuple(ranking.arch[0].split("|"))
+    assert final.contains(best) and edge_view(arch_from_genotype(genotype)) == edge_view(best)
+    assert summary["best_supernet_acc"] == ranking.supernet_acc[0]
+    archs = [tuple(a.split("|")) for a in ranking.arch]
+    assert len(archs) == len({edge_view(a) for a in archs}) == evaluated == summary["n_ranked"]
+    assert summary["selection"]["method"] == selection and summary["selection"]["supernet_evaluations"] == evaluated
+    if selection == "evolution":
+        assert {k: summary["selection"][k] for k in ("population", "iterations", "topk")} == {
+            "population": 4, "iterations": 2, "topk": 2}
+        history = pd.read_parquet(out / "evolution.parquet")
+        assert sorted(history.arch) == sorted(ranking.arch) and history.fitness.max() == ranking.supernet_acc[0]
+    else:
+        assert summary["selection"]["samples"] == 2 and not (out / "evolution.parquet").exists()
+    (out / "result.json").unlink()
+    again = CliRunner().invoke(darts_app, args)  # resumed after the last epoch: only the selection runs
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["genotype"] == summary["genotype"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "ranking.parquet"), ranking)
+
+
+def test_final_selection_by_evolution_beats_sampling_under_the_flops_budget(root, tmp_path, monkeypatch):
+    """The last step with a planted supernet accuracy (a value per cell kind, edge and operation, summed
+    over the kept edges): both selections meet the FLOPs budget, evaluate each distinct network once and
+    are seeded; with the same number of evaluations evolution finds at least as good a genotype."""
+    rng = np.random.default_rng(0)
+    value = {(e, op): float(rng.random()) for e in range(2 * len(EDGES)) for op in OPS}
+    settings = {"population": "20", "iterations": "10", "topk": "5", "n_crossover": "8", "n_mutation": "8"}
+    budget = 450.0  # about a third of uniform paths fit (286-676M)
+
+    def select(selection: str):
+        calls: list[tuple] = []
+
+        def planted(archs, what):
+            calls.extend(archs)
+            return np.array([sum(value[e, op] for e, op in enumerate(edge_view(a)) if op != "none") for a in archs])
+
+        preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, **settings, "selection": selection,
+                                                     "selection_samples": "200", "flops_budget_m": str(budget)})
+        search = DartsSearch(DartsSearchConfig(preset=preset, device="cpu", data_root=str(root)),
+                             tmp_path / selection, progress=False, log=lambda s: None)
+        search.setup()
+        monkeypatch.setattr(search, "evaluate", planted)
+        found, ranking = search.select()
+        assert len(calls) == len({edge_view(a) for a in calls}) == found.evaluated == len(ranking) == 200
+        assert all(search.costs(a) <= budget for a in calls) and ranking.imagenet_flops_m.max() <= budget
+        assert ranking.arch[0] == "|".join(found.best) and ranking.supernet_acc[0] == found.fitness
+        again, _ = search.select()
+        assert again.history.equals(found.history)  # seeded
+        return found
+
+    evolved, sampled = select("evolution"), select("sample")
+    assert set(evolved.history.origin) == {"random", "crossover", "mutation"}
+    assert evolved.fitness >= sampled.fitness + 1.0  # planted: about 13.3 against 12.1 (of at most 16)
 
 
 def test_tiny_search_with_the_magnitude_criterion_resumes_its_relaxation(root, tmp_path):

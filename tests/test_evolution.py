@@ -2,23 +2,30 @@
 architecture that breaks a constraint or twice, is seeded, and refuses impossible settings in one line.
 The final selection of the MobileNet search (SPOS's evolution inside a FLOPs window, or window sampling):
 stays in the window, evaluates each candidate once, is seeded, and evolution beats sampling. Candidates
-named by a key (the DARTS search's edge views) are evaluated once."""
+named by a key (the DARTS search's edge views) are evaluated once; the selection's preset fields are shared
+by the MobileNet and DARTS searches."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
 import numpy as np
 import pytest
 
+from benchmark.darts.presets import SEARCH_PRESETS as DARTS_PRESETS
+from benchmark.darts.presets import get_preset as get_darts_preset
 from benchmark.errors import NasBenchError
+from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
+from benchmark.imagenet.presets import get_preset as get_mobilenet_preset
 from benchmark.models.flops_table import FlopsTable
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import evolutionary_search, slot_crossover, slot_mutation
 from benchmark.search.selection import (
     CachedFitness,
+    SelectionPreset,
     best_of,
     evolve,
     select_by_evolution,
@@ -257,3 +264,18 @@ def test_best_of_candidates_keeps_the_first_best():
     assert (found.method, found.best, found.fitness, found.evaluated) == ("sample", b, 3.0, 3)
     assert found.record() == {"method": "sample", "evaluated": 3, "samples": 5}
 
+
+def test_selection_preset_fields_are_shared_by_the_mobilenet_and_darts_searches():
+    shared = [f.name for f in dataclasses.fields(SelectionPreset)]
+    spos = {"selection": "evolution", "selection_samples": 1000, "population": 50, "iterations": 20, "topk": 10,
+            "n_crossover": 25, "n_mutation": 25, "mutation_prob": 0.1}
+    assert {k: getattr(MOBILENET_PRESETS["paper"], k) for k in shared} == spos
+    assert {k: getattr(DARTS_PRESETS["paper"], k) for k in shared} == spos
+    tiny = {k: getattr(MOBILENET_PRESETS["tiny"], k) for k in shared}
+    assert tiny == {k: getattr(DARTS_PRESETS["tiny"], k) for k in shared} and tiny["population"] == 4
+    for overrides, needle in (({"selection": "grid"}, "unknown selection 'grid' -- choose one of: evolution, sample"),
+                              ({"n_mutation": "50"}, "exceed the population of 50")):
+        with pytest.raises(NasBenchError, match=needle):
+            get_mobilenet_preset("paper", overrides)
+        with pytest.raises(NasBenchError, match=needle):
+            get_darts_preset(DARTS_PRESETS, "paper", overrides)

@@ -4,8 +4,10 @@
 operations removed per cycle, edge-wise spaces, T = 50) and P-DARTS Sec. 4.3 for the ImageNet retraining
 (14 cells, C = 48, 250 epochs, batch 1024, lr 0.5 decayed linearly per epoch with 5 warm-up epochs,
 weight decay 3e-5, label smoothing 0.1, auxiliary head weighted 0.4, mobile setting under 600M
-multiply-accumulates). What the papers leave open is marked "our choice". ``tiny`` runs the same code in
-seconds on a CPU. Every value can be overridden with ``--set key=value``; the resolved preset is stored
+multiply-accumulates). The search's final selection is SPOS's evolution under the FLOPs budget
+(``selection=evolution``; ``sample``: the best of ``selection_samples`` sampled paths), with the MobileNet
+search's fields and settings (:class:`benchmark.search.selection.SelectionPreset`). What the papers leave
+open is marked "our choice". ``tiny`` runs the same code in seconds on a CPU. Every value can be overridden with ``--set key=value``; the resolved preset is stored
 in each ``result.json``.
 """
 
@@ -15,15 +17,18 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from benchmark.errors import NasBenchError
+from benchmark.search.selection import SelectionPreset
 from benchmark.settings import named_preset, parse_overrides
 
 P = TypeVar("P")
 
 
 @dataclass(frozen=True)
-class SearchPreset:
+class SearchPreset(SelectionPreset):
     """The SE-NAS search on the DARTS space (CIFAR-10). Field names follow :class:`benchmark.presets.Preset`
-    where they mean the same, so the NB201 training loop, optimiser and estimation apply unchanged."""
+    where they mean the same, so the NB201 training loop, optimiser and estimation apply unchanged; the
+    final selection's (``selection``, ``selection_samples``, SPOS's evolution settings) are
+    :class:`SelectionPreset`'s, as in the MobileNet search."""
 
     name: str
     # search network (DARTS: 8 cells, C = 16)
@@ -57,9 +62,8 @@ class SearchPreset:
     weight_avg_k: int | None = None  # K of Eq. 4 (None: 5, SE-NAS' default)
     criterion_samples: int = 50  # M of Eq. 5
     sampler: str = "uniform"
-    # final selection: best supernet accuracy among rank_archs distinct sampled paths of the final space
-    # whose ImageNet mobile network fits the budget (SE-NAS-E: 597M, Table 4)
-    rank_archs: int = 1000
+    # final selection: best supernet accuracy in the final space (SelectionPreset's selection), among paths
+    # whose ImageNet mobile network fits the budget (SE-NAS-E: 597M, Table 4; None: no budget)
     flops_budget_m: float | None = 600.0
 
     @property
@@ -109,8 +113,8 @@ SEARCH_PRESETS: dict[str, SearchPreset] = {
     "paper": SearchPreset(name="paper"),
     "tiny": SearchPreset(name="tiny", C=4, layers=5, n_val=64, max_train=128, max_val=32, batch_size=32,
                          lr=0.05, stages=2, first_stage_epochs=1, epochs_per_stage=1, remove_per_stage=10,
-                         recal_batches=1, eval_batch_size=64, criterion_samples=1, rank_archs=4,
-                         flops_budget_m=None),
+                         recal_batches=1, eval_batch_size=64, criterion_samples=1, flops_budget_m=None,
+                         selection_samples=4, population=4, iterations=2, topk=2, n_crossover=1, n_mutation=1),
 }
 
 RETRAIN_PRESETS: dict[str, RetrainPreset] = {
@@ -130,7 +134,7 @@ def get_preset(presets: dict[str, P], name: str, overrides: dict[str, str] | Non
 def validate(p: SearchPreset | RetrainPreset) -> None:
     """Refuse impossible settings before anything runs."""
     positive = ("C", "layers", "batch_size", "epochs", "stages", "first_stage_epochs", "epochs_per_stage",
-                "eval_batch_size", "criterion_samples", "merge_threshold", "image_size", "rank_archs")
+                "eval_batch_size", "criterion_samples", "merge_threshold", "image_size", "selection_samples")
     for key in positive:
         if hasattr(p, key) and getattr(p, key) < 1:
             raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
@@ -149,6 +153,7 @@ def validate(p: SearchPreset | RetrainPreset) -> None:
             raise NasBenchError(f"need 0 < lr_min <= lr, got lr={p.lr} lr_min={p.lr_min}", "fix the learning rates")
         if p.weight_avg_k is not None and p.weight_avg_k < 1:
             raise NasBenchError(f"weight_avg_k must be at least 1, got {p.weight_avg_k}", "set weight_avg_k >= 1")
+        p.check_selection()
     else:
         if not 0 <= p.lr_tail_epochs < p.epochs:
             raise NasBenchError(f"lr_tail_epochs={p.lr_tail_epochs} must be below epochs={p.epochs}",

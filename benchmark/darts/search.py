@@ -6,8 +6,12 @@ choice (``senas``: Eq. 7; ``magnitude``: the DARTS relaxation trained beside the
 criterion that needs only P(a)), the k lowest go (edge-wise spaces: :func:`benchmark.shrinking.shrink`)
 and merged child spaces get their own weights (:mod:`benchmark.darts.expanded`). Stage 1 lasts
 ``first_stage_epochs`` (200 in ``paper``), later stages ``epochs_per_stage`` (5). There is no ground
-truth: the run ends by ranking ``rank_archs`` distinct paths of the final space with the Eq. 4 weights,
-among those whose ImageNet mobile network fits ``flops_budget_m``, and exports the best as a genotype.
+truth: the run ends with the final selection (Eq. 2, :mod:`benchmark.search.selection`), the path of the
+final space with the best supernet accuracy (Eq. 4 weights) among those whose ImageNet mobile network fits
+``flops_budget_m``, found by SPOS's evolution (``selection=evolution``, the default; its history in
+``evolution.parquet``) or as the best of ``selection_samples`` sampled paths (``selection=sample``). Paths
+are compared by their edge view, so each distinct network is evaluated once; the best is exported as a
+genotype.
 
 Every epoch ends with an atomic checkpoint; a killed run resumes at the last finished epoch
 (:mod:`benchmark.resumable`). On a GPU the search runs the fast path of the NB201 pipeline
@@ -42,6 +46,8 @@ from benchmark.models.darts_network import GenotypeNetwork
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
 from benchmark.search.constraints import FlopsConstraint
+from benchmark.search.evolution import history_table, settings_of
+from benchmark.search.selection import CachedFitness, Selection, best_of, evolve
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
@@ -187,41 +193,51 @@ class DartsSearch(SupernetRun):
         return {"stage": self.stage_of(epoch), **stats}
 
     # ------------------------------------------------------------------ final selection
+    def budget(self) -> list[FlopsConstraint]:
+        """The candidates' constraint: ImageNet mobile FLOPs within ``flops_budget_m`` (none without one)."""
+        return [FlopsConstraint(0.0, self.p.flops_budget_m, self.costs)] if self.costs is not None else []
+
     def candidates(self) -> list[Arch]:
-        """Up to ``rank_archs`` architectures of the final space with distinct paths (edge views), seeded,
-        each within the FLOPs budget."""
+        """``selection=sample``: up to ``selection_samples`` architectures of the final space with distinct
+        paths (edge views), seeded, each within the FLOPs budget."""
         rng = random.Random(f"rank-{self.cfg.seed}")
-        fits = (FlopsConstraint(0.0, self.p.flops_budget_m, self.costs) if self.costs is not None
-                else lambda arch: True)
+        budget, n = self.budget(), self.p.selection_samples
         chosen: dict[tuple[str, ...], Arch] = {}
-        for _ in range(SAMPLE_TRIES * self.p.rank_archs):
-            if len(chosen) == self.p.rank_archs:
+        for _ in range(SAMPLE_TRIES * n):
+            if len(chosen) == n:
                 break
             arch = self.space.sample(rng)
             view = edge_view(arch)
-            if view not in chosen and fits(arch):
+            if view not in chosen and all(c(arch) for c in budget):
                 chosen[view] = arch
         if not chosen:
             raise NasBenchError(f"no sampled architecture of the final space fits the {self.p.flops_budget_m:g}M "
                                 "ImageNet budget", "raise flops_budget_m (--set flops_budget_m=...) or set it to none")
         return list(chosen.values())
 
-    def select(self) -> pd.DataFrame:
-        """The candidates ranked by supernet accuracy (best first), with their genotypes and FLOPs."""
-        archs = self.candidates()
-        acc = self.evaluate(archs, "final ranking")
+    def select(self) -> tuple[Selection, pd.DataFrame]:
+        """Eq. 2 on the final space within the FLOPs budget, by SPOS's evolution (seeded by ``--seed``) or
+        among sampled paths (``selection``); each distinct path (edge view) is evaluated once. Returns the
+        selection and every candidate ranked by supernet accuracy (best first), with genotypes and FLOPs."""
+        p = self.p
+        fitness = CachedFitness(lambda archs: self.evaluate(archs, "final selection"), key=edge_view)
+        if p.selection == "evolution":
+            found = evolve(self.space, fitness, settings_of(p), self.cfg.seed, self.budget(), key=edge_view)
+        else:
+            found = best_of(self.candidates(), fitness, p.selection_samples)
+        archs = list(found.history["arch"])
         ranking = pd.DataFrame({
             "arch": ["|".join(a) for a in archs],
             "genotype": [str(genotype_from_arch(a)) for a in archs],
-            "supernet_acc": acc,
+            "supernet_acc": found.history["fitness"].to_numpy(),
             "imagenet_flops_m": [self.costs(a) if self.costs is not None else np.nan for a in archs]})
-        return ranking.sort_values("supernet_acc", ascending=False, kind="stable").reset_index(drop=True)
+        return found, ranking.sort_values("supernet_acc", ascending=False, kind="stable").reset_index(drop=True)
 
     def finish(self) -> dict[str, Any]:
         """Select the best candidate; write ``result.json``, the parquet tables and ``genotype.txt``."""
         with self.timed("rank_s"):
-            ranking = self.select()
-        return self.write_outputs(ranking)
+            found, ranking = self.select()
+        return self.write_outputs(found, ranking)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_contents(self) -> dict[str, Any]:
@@ -238,9 +254,8 @@ class DartsSearch(SupernetRun):
             self.relaxation.load_state_dict(ck["relaxation"])
 
     # ------------------------------------------------------------------ outputs
-    def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
-        best = ranking.iloc[0]
-        genotype = genotype_from_arch(tuple(best["arch"].split("|")))
+    def write_outputs(self, found: Selection, ranking: pd.DataFrame) -> dict[str, Any]:
+        genotype = genotype_from_arch(found.best)
         table = self.costs or CostTable(IMAGENET_MOBILE)
         params_m, flops_m = table.params_m(genotype), table.flops_m(genotype)
         p = self.p
@@ -252,15 +267,19 @@ class DartsSearch(SupernetRun):
             "fast_path": self.fast.describe(),
             "scale": scale if p.name == "paper" else scale + "; reduced scale",
             "weight_avg_k": self.weight_avg_k, "criterion": self.cfg.criterion, "expand": self.cfg.expand,
-            "genotype": str(genotype), "best_supernet_acc": float(best["supernet_acc"]),
+            "genotype": str(genotype), "best_supernet_acc": found.fitness,
             "imagenet": {"setting": IMAGENET_MOBILE.describe(), "params_m": params_m, "flops_m": flops_m},
-            "n_ranked": len(ranking), "removable_left": self.space.removable(),
+            "n_ranked": len(ranking),
+            "selection": {"method": found.method, "supernet_evaluations": found.evaluated, **found.settings},
+            "removable_left": self.space.removable(),
             "alive": {name: list(ops) for name, ops in zip(self.space.slots, self.space.alive)},
             "child_spaces": [list(g) for g in self.model.groups],
             "timings_s": {**self.state.timings, "total_s": sum(self.state.timings.values())},
             "train_log": self.state.train_log, "versions": versions(),
         }
         write_parquet(self.out / "ranking.parquet", ranking)
+        if found.method == "evolution":
+            write_parquet(self.out / "evolution.parquet", history_table(found.history, sep="|"))
         write_parquet(self.out / "operators.parquet", pd.DataFrame(
             self.state.operator_rows, columns=["stage", "slot", "op", "score", "removed"]))
         with atomic_path(self.out / "genotype.txt") as tmp:

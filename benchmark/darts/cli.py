@@ -52,8 +52,9 @@ def search(preset: str = PRESET,
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    im = result["imagenet"]
-    typer.echo(f"{result['genotype']}\nImageNet mobile network: {im['params_m']:.2f}M parameters, "
+    im, sel = result["imagenet"], result["selection"]
+    typer.echo(f"{result['genotype']}\nselected by {sel['method']} over {sel['supernet_evaluations']} supernet "
+               f"evaluations; ImageNet mobile network: {im['params_m']:.2f}M parameters, "
                f"{im['flops_m']:.1f}M multiply-accumulates [{result['scale']}]")
 
 

@@ -268,6 +268,14 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
 
 
 # ------------------------------------------------------------------------------------------ Fig. 8
+def _count_text(runs: pd.DataFrame, label: str) -> str:
+    """``n=9, 1 undefined``: runs of ``label`` with a tau, and those whose tau is undefined (every ranked
+    architecture got the same supernet accuracy, e.g. a shrunk space of functionally equal networks)."""
+    taus = runs.loc[runs["label"] == label, "tau"].astype(float)
+    undefined = int(taus.isna().sum())
+    return f"n={len(taus) - undefined}" + (f", {undefined} undefined" if undefined else "")
+
+
 def fig8_tau_distribution(results: Results, out_dir: str | Path,
                           labels: Sequence[str] = PAPER_PAIR) -> list[Path]:
     """SE-NAS Fig. 8: distribution of the final Kendall's tau over repeated runs, per dataset and method."""
@@ -287,8 +295,7 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
                       palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
                       legend=False)
         handles, texts = ax.get_legend_handles_labels()
-        counts = runs.groupby("label").size()
-        ax.legend(handles[:len(hue_order)], [f"{t} (n={counts[t]})" for t in texts[:len(hue_order)]],
+        ax.legend(handles[:len(hue_order)], [f"{t} ({_count_text(runs, t)})" for t in texts[:len(hue_order)]],
                   loc="best", fontsize=8.5)
         ax.set_xlabel("")
         ax.set_ylabel("Kendall's Tau")

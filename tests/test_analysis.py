@@ -418,3 +418,11 @@ def test_resolve_groundtruth(root):
     assert resolve_groundtruth("auto").table().shape[0] == 15625
     with pytest.raises(NasBenchError, match="does not exist"):
         resolve_groundtruth(root / "missing.csv.gz")
+
+
+def test_fig8_legend_counts_runs_with_an_undefined_tau_apart():
+    from analysis.figures import _count_text
+
+    runs = pd.DataFrame({"label": ["SE-NAS"] * 3 + ["SPOS"] * 2, "tau": [0.3, np.nan, -0.1, 0.2, 0.0]})
+    assert _count_text(runs, "SE-NAS") == "n=2, 1 undefined"
+    assert _count_text(runs, "SPOS") == "n=2"

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.errors import NasBenchError
+from benchmark.imagenet.presets import validate_imagenet_run
 from benchmark.search.evolution import check_settings, settings_of
 from benchmark.settings import named_preset, parse_overrides
 from benchmark.spaces.mobilenet_bsnas import TABLE1, Cluster, SpringConfig
@@ -98,26 +99,11 @@ def validate(p: BSNASPreset) -> None:
     """Refuse impossible settings before anything runs (the N_r schedule is checked against the space by
     :meth:`benchmark.bsnas.step_shrinking.ShrinkSchedule.check`)."""
     check_settings(**settings_of(p))  # the evolutionary search's own checks
-    positive = ("input_size", "eval_resize", "n_val", "batch_size", "first_epochs", "interval", "samples_per_op",
-                "recal_images", "score_images", "eval_batch_size", "fig5_samples", "retrain_epochs", "log_every")
-    for key in positive:
-        if getattr(p, key) < 1:
-            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
-    if p.width_mult <= 0 or p.lr <= 0:
-        raise NasBenchError("width_mult and lr must be positive", "fix them with --set")
+    validate_imagenet_run(p, ("input_size", "eval_resize", "n_val", "batch_size", "first_epochs", "interval",
+                              "samples_per_op", "recal_images", "score_images", "eval_batch_size",
+                              "fig5_samples", "retrain_epochs", "log_every"))
     if p.workers < 0 or p.warmup_epochs < 0:
         raise NasBenchError("workers and warmup_epochs must be >= 0", "fix them with --set")
     if p.warmup_epochs > p.search_epochs:
         raise NasBenchError(f"warmup_epochs {p.warmup_epochs} exceeds the {p.search_epochs} search epochs",
                             "use fewer warm-up epochs")
-    if p.input_size > p.eval_resize:
-        raise NasBenchError(f"input_size {p.input_size} exceeds eval_resize {p.eval_resize}",
-                            "use eval_resize >= input_size (256 for 224)")
-    if not p.budgets_m or any(b <= 0 for b in p.budgets_m):
-        raise NasBenchError(f"FLOPs budgets {list(p.budgets_m)} are invalid", "give positive budgets in M")
-    if not 0 <= p.budget_tolerance < 1:
-        raise NasBenchError(f"budget_tolerance {p.budget_tolerance} is invalid", "use 0 <= budget_tolerance < 1")
-    if not 0 <= p.label_smoothing < 1 or not 0 <= p.ema_decay < 1:
-        raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
-    if p.max_train_images is not None and p.max_train_images < 1:
-        raise NasBenchError("max_train_images must be positive or none", "fix it with --set")

@@ -16,6 +16,7 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.search.selection import SelectionPreset
@@ -97,23 +98,17 @@ def get_preset(name: str, overrides: dict[str, str] | None = None) -> MobileNetP
     return preset
 
 
-def validate(p: MobileNetPreset) -> None:
-    """Refuse impossible settings before anything runs."""
-    positive = ("input_size", "eval_resize", "n_val", "batch_size", "first_stage_epochs", "later_stage_epochs",
-                "stages", "merge_threshold", "criterion_samples", "recal_images", "score_images",
-                "eval_batch_size", "selection_samples", "retrain_epochs", "log_every")
+def validate_imagenet_run(p: Any, positive: tuple[str, ...]) -> None:
+    """The checks every ImageNet search preset needs (MobileNet here, BS-NAS): ``positive`` fields at least
+    1, image sizes, FLOPs budgets and their window, retraining's smoothing and EMA, the image subset."""
     for key in positive:
         if getattr(p, key) < 1:
             raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
     if p.width_mult <= 0 or p.lr <= 0:
         raise NasBenchError("width_mult and lr must be positive", "fix them with --set")
-    if p.workers < 0 or p.remove_per_stage < 0:
-        raise NasBenchError("workers and remove_per_stage must be >= 0", "fix them with --set")
     if p.input_size > p.eval_resize:
         raise NasBenchError(f"input_size {p.input_size} exceeds eval_resize {p.eval_resize}",
                             "use eval_resize >= input_size (256 for 224)")
-    if p.sharing not in SHARINGS:
-        raise NasBenchError(f"unknown sharing {p.sharing!r}", f"choose one of: {', '.join(SHARINGS)}")
     if not p.budgets_m or any(b <= 0 for b in p.budgets_m):
         raise NasBenchError(f"FLOPs budgets {list(p.budgets_m)} are invalid", "give positive budgets in M")
     if not 0 <= p.budget_tolerance < 1:
@@ -122,4 +117,16 @@ def validate(p: MobileNetPreset) -> None:
         raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
     if p.max_train_images is not None and p.max_train_images < 1:
         raise NasBenchError("max_train_images must be positive or none", "fix it with --set")
+
+
+def validate(p: MobileNetPreset) -> None:
+    """Refuse impossible settings before anything runs."""
+    validate_imagenet_run(p, ("input_size", "eval_resize", "n_val", "batch_size", "first_stage_epochs",
+                              "later_stage_epochs", "stages", "merge_threshold", "criterion_samples",
+                              "recal_images", "score_images", "eval_batch_size", "selection_samples",
+                              "retrain_epochs", "log_every"))
+    if p.workers < 0 or p.remove_per_stage < 0:
+        raise NasBenchError("workers and remove_per_stage must be >= 0", "fix them with --set")
+    if p.sharing not in SHARINGS:
+        raise NasBenchError(f"unknown sharing {p.sharing!r}", f"choose one of: {', '.join(SHARINGS)}")
     p.check_selection()

@@ -103,7 +103,8 @@ def validate_imagenet_run(p: Any, positive: tuple[str, ...]) -> None:
     1, image sizes, FLOPs budgets and their window, retraining's smoothing and EMA, the image subset."""
     for key in positive:
         if getattr(p, key) < 1:
-            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
+            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}",
+                                f"set {key} to a positive integer")
     if p.width_mult <= 0 or p.lr <= 0:
         raise NasBenchError("width_mult and lr must be positive", "fix them with --set")
     if p.input_size > p.eval_resize:
@@ -112,7 +113,8 @@ def validate_imagenet_run(p: Any, positive: tuple[str, ...]) -> None:
     if not p.budgets_m or any(b <= 0 for b in p.budgets_m):
         raise NasBenchError(f"FLOPs budgets {list(p.budgets_m)} are invalid", "give positive budgets in M")
     if not 0 <= p.budget_tolerance < 1:
-        raise NasBenchError(f"budget_tolerance {p.budget_tolerance} is invalid", "use 0 <= budget_tolerance < 1")
+        raise NasBenchError(f"budget_tolerance {p.budget_tolerance} is invalid",
+                            "use 0 <= budget_tolerance < 1")
     if not 0 <= p.label_smoothing < 1 or not 0 <= p.ema_decay < 1:
         raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
     if p.max_train_images is not None and p.max_train_images < 1:

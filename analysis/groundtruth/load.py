@@ -7,8 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis.groundtruth.base import GroundTruth
-from analysis.groundtruth.nats import META, load_nats
-from analysis.groundtruth.official import load_official
+from analysis.groundtruth.nats import META
 from analysis.groundtruth.table import TableGroundTruth, read_table, write_table
 from benchmark.errors import NasBenchError
 from benchmark.paths import require_file
@@ -42,8 +41,13 @@ def _load(kind: str, path: str, stamp: tuple[int, ...]) -> GroundTruth:
     """Parse one source; ``stamp`` (mtime, size) makes a changed file a new cache entry."""
     if kind == "table":
         return TableGroundTruth(read_table(Path(path)), path)
+    # the benchmark APIs (nas_201_api, nats_bench) are imported only for their own formats
     if kind == "nb201-pth":
+        from analysis.groundtruth.official import load_official
+
         return load_official(Path(path))
+    from analysis.groundtruth.nats import load_nats
+
     return load_nats(Path(path))
 
 

@@ -15,8 +15,6 @@ import pickle
 import re
 from pathlib import Path
 
-import nats_bench
-
 from analysis.groundtruth.records import ApiGroundTruth, ArchRecord, read_record
 from benchmark.errors import NasBenchError
 from benchmark.spaces.nb201 import parse_arch
@@ -43,6 +41,8 @@ def load_nats(folder: Path) -> ApiGroundTruth:
     if not (folder / META).is_file():
         raise NasBenchError(f"{folder} is not a NATS-Bench folder: it has no {META}", _FIX)
     _refuse_non_tss(folder)
+    import nats_bench  # only here: the compact table path must not need the NATS-Bench package
+
     api = nats_bench.create(str(folder), "tss", fast_mode=True, verbose=False)
     stems = (p.name.split(".")[0] for p in folder.glob("*.pickle.pbz2"))
     recorded = {int(s) for s in stems if s.isdigit()}

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import pandas as pd
-from nats_bench.genotype_utils import topology_str2structure
 
 from analysis.groundtruth.base import GroundTruth
 from analysis.groundtruth.metrics import (
@@ -65,6 +64,8 @@ def read_record(full: Any, less: Any | None) -> ArchRecord:
 
 def unique_str(arch: str) -> str:
     """NATS-Bench isomorphism key of an NB201 string (what ``NATStopology.get_unique_str`` returns)."""
+    from nats_bench.genotype_utils import topology_str2structure  # only the benchmark APIs' path needs it
+
     return topology_str2structure(arch).to_unique_str(consider_zero=True)
 
 

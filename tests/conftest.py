@@ -32,3 +32,16 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def kill_at_epoch(monkeypatch: pytest.MonkeyPatch, run_class: type, epoch: int) -> None:
+    """Make every ``run_class`` (a :class:`benchmark.resumable.ResumableRun`) die as if killed when it starts
+    epoch ``epoch``, after the previous epoch's checkpoint; ``monkeypatch.undo()`` revives it."""
+    original = run_class.run_epoch
+
+    def killed(self, e: int, total_steps: int) -> None:
+        if e == epoch:
+            raise KeyboardInterrupt("simulated kill")
+        original(self, e, total_steps)
+
+    monkeypatch.setattr(run_class, "run_epoch", killed)

@@ -11,20 +11,36 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import FAST, kill_at_epoch
 from torch import nn
 
 import benchmark.methods.bsnas  # noqa: F401  (registers 'bsnas' until the lead wires it)
-from benchmark.bsnas.step_shrinking import (ShrinkSchedule, SpringFairSampler, fair_archs, keep_best, rate,
-                                            shrinking_step)
+from benchmark.bsnas.step_shrinking import (
+    ShrinkSchedule,
+    SpringFairSampler,
+    fair_archs,
+    keep_best,
+    rate,
+    shrinking_step,
+)
 from benchmark.errors import NasBenchError
 from benchmark.models.complexity import count_flops
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import SearchSpace
-from benchmark.spaces.mobilenet_bsnas import (PAPER_FLOPS_RANGE_M, Cluster, SpringConfig, arch_flops, check_arch,
-                                              flops_range, op_name, op_width, parse_op, spring_space)
+from benchmark.spaces.mobilenet_bsnas import (
+    PAPER_FLOPS_RANGE_M,
+    Cluster,
+    SpringConfig,
+    arch_flops,
+    check_arch,
+    flops_range,
+    op_name,
+    op_width,
+    parse_op,
+    spring_space,
+)
 
-from conftest import FAST
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
@@ -277,19 +293,12 @@ def test_an_interrupted_nb201_run_resumes_to_the_same_result(nb201_run, root, tm
 
     whole_dir, whole = nb201_run
     cls = METHODS.get("bsnas")
-    original = cls.run_epoch
-
-    def crash_at_third(self, epoch, total_steps):
-        if epoch == 3:
-            raise KeyboardInterrupt("simulated kill")
-        original(self, epoch, total_steps)
-
     preset = get_preset("tiny", {**FAST, "stages": "3", "tau_epochs": "3", "rank_archs": "6"})
     cfg = RunConfig(method="bsnas", dataset="cifar10", preset=preset, device="cpu", data_root=str(root))
-    monkeypatch.setattr(cls, "run_epoch", crash_at_third)
+    kill_at_epoch(monkeypatch, cls, 3)
     with pytest.raises(KeyboardInterrupt):  # after both shrinking steps' samples are in the checkpoint
         cls(cfg, tmp_path, progress=False, log=lambda s: None).run()
-    monkeypatch.setattr(cls, "run_epoch", original)
+    monkeypatch.undo()
     resumed = cls(cfg, tmp_path, progress=False, log=lambda s: None).run()
     for key in ("tau", "alive", "best_arch", "shrinking_steps", "tau_curve"):
         assert resumed[key] == whole[key], key

@@ -61,6 +61,7 @@ from benchmark.spaces.darts import (
     darts_space,
     edge_view,
 )
+from tests.conftest import kill_at_epoch
 
 # P-DARTS' genotypes.py writes its cell as below (with range(2, 6)); it must read as our PDARTS
 PDARTS_SOURCE = ("Genotype(normal=[('skip_connect', 0), ('dil_conv_3x3', 1), ('skip_connect', 0),('sep_conv_3x3', 1), "
@@ -453,14 +454,7 @@ def test_a_search_killed_mid_run_resumes_to_the_uninterrupted_result(root, tmp_p
     preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
     cfg = DartsSearchConfig(preset=preset, device="cpu", data_root=str(root))
     whole = DartsSearch(cfg, tmp_path / "whole", progress=False, log=lambda s: None).run()
-    original = DartsSearch.run_epoch
-
-    def killed_in_epoch_2(self, epoch, total_steps):
-        if epoch == 2:
-            raise KeyboardInterrupt("simulated kill")
-        original(self, epoch, total_steps)
-
-    monkeypatch.setattr(DartsSearch, "run_epoch", killed_in_epoch_2)
+    kill_at_epoch(monkeypatch, DartsSearch, 2)
     with pytest.raises(KeyboardInterrupt):
         DartsSearch(cfg, tmp_path / "killed", progress=False, log=lambda s: None).run()
     monkeypatch.undo()

@@ -8,7 +8,7 @@ import pytest
 from benchmark.errors import NasBenchError
 from benchmark.methods import METHODS, RunConfig
 from benchmark.presets import get_preset
-from tests.conftest import FAST
+from tests.conftest import FAST, kill_at_epoch
 
 
 def _cfg(method: str, **kw) -> RunConfig:
@@ -51,19 +51,11 @@ def test_run_writes_every_output(tmp_path, root, method, criterion):
 @pytest.mark.parametrize("method", ["spos", "senas"])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, root, method, monkeypatch):
     whole = _run(method, tmp_path / "whole")
-    cls = METHODS.get(method)
-    original = cls.run_epoch
-
-    def crash_after_first(self, epoch, total_steps):
-        if epoch == 2:
-            raise KeyboardInterrupt("simulated kill")
-        original(self, epoch, total_steps)
-
-    monkeypatch.setattr(cls, "run_epoch", crash_after_first)
+    kill_at_epoch(monkeypatch, METHODS.get(method), 2)
     with pytest.raises(KeyboardInterrupt):
         _run(method, tmp_path / "resumed")
     assert (tmp_path / "resumed/checkpoint.pt").exists() and not (tmp_path / "resumed/result.json").exists()
-    monkeypatch.setattr(cls, "run_epoch", original)
+    monkeypatch.undo()
     resumed = _run(method, tmp_path / "resumed")
     for key in ("tau", "spearman", "best_arch", "alive", "tau_curve", "final_space_size"):
         assert resumed[key] == whole[key], key

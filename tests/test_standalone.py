@@ -23,6 +23,7 @@ from benchmark.harness.sweep import sweep
 from benchmark.io import read_json
 from benchmark.spaces.nb201 import EXAMPLE, all_arch_strings
 from benchmark.standalone import STANDALONE_PRESETS, StandaloneConfig, StandaloneRun, get_standalone_preset
+from tests.conftest import kill_at_epoch
 
 TINY = {"C": 2, "N": 1, "max_train": 128, "max_val": 64, "max_test": 64, "batch_size": 32,
         "eval_batch_size": 64}
@@ -79,14 +80,7 @@ def test_cli_trains_one_architecture_end_to_end(tmp_path, root):
 
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, root):
     whole = StandaloneRun(config(epochs=2), tmp_path / "whole", progress=False, log=lambda s: None).run()
-    real = StandaloneRun.train_epoch
-
-    def killed_in_epoch_2(self, epoch, total_steps):
-        if epoch == 2:
-            raise KeyboardInterrupt
-        return real(self, epoch, total_steps)
-
-    monkeypatch.setattr(StandaloneRun, "train_epoch", killed_in_epoch_2)
+    kill_at_epoch(monkeypatch, StandaloneRun, 2)
     with pytest.raises(KeyboardInterrupt):
         StandaloneRun(config(epochs=2), tmp_path / "killed", progress=False, log=lambda s: None).run()
     assert not (tmp_path / "killed" / "result.json").exists()

@@ -46,7 +46,7 @@ from benchmark.io import atomic_path, write_json
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.paths import data_root
 from benchmark.perf import PerfConfig, format_report, hardware, run_perf, synthetic
-from benchmark.spaces.nb201 import nb201_space
+from benchmark.spaces.nb201 import GT_TABLE, nb201_space
 
 FULL_SPACE = 15_625
 TARGETS = {"train_vs_xautodl": 3.0, "train_memory_mib": 4096.0, "eval_space_s": 300.0, "senas_paper_s": 600.0}
@@ -144,11 +144,10 @@ def step_senas_paper(cfg: SuiteConfig) -> dict[str, Any]:
         if not real:
             run_root = Path(tmp)
             write_timing_cifar10(run_root / "cifar10", per_batch=64 if cfg.smoke else 10_000)
-        return _senas_paper(cfg, run_root, real)
+        return _senas_paper(cfg, run_root, real, cfg.groundtruth or str(root / GT_TABLE))
 
 
-def _senas_paper(cfg: SuiteConfig, run_root: Path, real: bool) -> dict[str, Any]:
-    gt = cfg.groundtruth or str(data_root(cfg.data_root) / "nb201" / "nb201_groundtruth.csv.gz")
+def _senas_paper(cfg: SuiteConfig, run_root: Path, real: bool, gt: str) -> dict[str, Any]:
     run_dir = cfg.out / "senas_paper"
     # tau at the end only: the target covers training, scoring and the final ranking
     sets = (["max_train=128", "n_val=64", "max_val=32", "batch_size=32", "tau_epochs=4"] if cfg.smoke

@@ -247,8 +247,7 @@ class DartsSearch(SupernetRun):
 
     def restore(self, ck: dict[str, Any]) -> None:
         self.space.restrict(ck["alive"])
-        self.model.rebuild(self.space, [tuple(g) for g in ck["groups"]])
-        self.fast.prepare_model(self.model.to(self.device))  # the rebuilt weight copies
+        self.rebuild_copies(ck["groups"])
         self.load_training_state(ck)
         if ck["relaxation"] is not None:
             self.relaxation.load_state_dict(ck["relaxation"])

@@ -164,13 +164,24 @@ class SupernetRun(ResumableRun):
             self.averager.module.expand(self.space, self.p.merge_threshold)
             self.fast.prepare_model(self.averager.module)
 
+    def rebuild_copies(self, groups: list[list[int]]) -> None:
+        """The expanded weight copies of a checkpoint's child spaces (``groups``), back in the model, on
+        the device and prepared for the fast path (before :meth:`load_training_state` fills them)."""
+        self.model.rebuild(self.space, [tuple(g) for g in groups])
+        self.fast.prepare_model(self.model.to(self.device))
+
+    def new_averager(self) -> WeightAverager:
+        """An Eq. 4 average of the live model, prepared for the fast path (the copy drops compiled ops)."""
+        averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+        self.fast.prepare_model(averager.module)
+        return averager
+
     # ------------------------------------------------------------------ the run (benchmark.resumable)
     def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
         """One epoch of single-path training; in the last epoch of a stage the Eq. 4 average is taken."""
         self.averager = None
         if self.weight_avg_k > 1 and self.ends_stage(epoch):
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
-            self.fast.prepare_model(self.averager.module)  # the copy drops compiled operations
+            self.averager = self.new_averager()
         on_step = (lambda i: self.averager.maybe_update(self.model, i)) if self.averager else None
         return train_one_epoch(self.model, self.sampler, self._epoch_batches(epoch), self.optimizer, self.p,
                                first_step=(epoch - 1) * self.steps_per_epoch, total_steps=total_steps,
@@ -194,9 +205,8 @@ class SupernetRun(ResumableRun):
         self.optimizer.load_state_dict(ck["optimizer"])
         self.sampler.load_state_dict(ck["sampler"])
         if ck["averager"] is not None:
-            self.averager = WeightAverager(self.model, self.weight_avg_k, self.steps_per_epoch)
+            self.averager = self.new_averager()
             self.averager.averaged.load_state_dict(ck["averager"])
-            self.fast.prepare_model(self.averager.module)
 
 
 class OneShotRun(SupernetRun):

@@ -102,8 +102,7 @@ class SENAS(OneShotRun):
         return state
 
     def load_extra_state(self, state: dict[str, Any]) -> None:
-        self.model.rebuild(self.space, [tuple(g) for g in state.get("groups", [])])
-        self.fast.prepare_model(self.model.to(self.device))  # the rebuilt weight copies
+        self.rebuild_copies(state.get("groups", []))
         if self.relaxation is not None:
             self.relaxation.load_state_dict(state["relaxation"])
 

@@ -1,9 +1,19 @@
 """Path samplers for single-path supernet training, seeded and resumable.
 
-* ``uniform`` -- SPOS (Guo et al., 2020): every alive operation of a slot equally likely, each step.
-* ``fair``    -- FairNAS strict fairness (Chu et al., 2021): within each group of L steps
-  (L = the largest number of alive operations of any slot) every alive operation of every slot is
-  used exactly once in the slots that have L operations, and at least once elsewhere.
+A sampler hands :func:`benchmark.training.train_one_epoch` one *group* of paths per training batch
+(:meth:`Sampler.group`); every path of a group runs forward and backward on that same batch, the gradients are
+summed and the parameters updated once (:func:`benchmark.training.group_step`).
+
+* ``uniform`` -- SPOS (Guo et al., 2020, Eq. 1 and Sec. 3.2): a group of one architecture, every alive operation
+  of a slot equally likely; one optimizer step per path.
+* ``fair``    -- FairNAS strict fairness (Chu et al., ICCV 2021, Algorithm 1 and Eq. 3): a group of m
+  architectures (m = operations per slot) in which every slot uses each of its operations exactly once; the m
+  single-path models are trained on the same batch, their gradients accumulated (summed, not averaged) and the
+  parameters updated once, with one learning rate. When slots hold different numbers of alive operations (a
+  shrunk space, BS-NAS step-shrinking) the group has L architectures, L = the largest count; a slot with
+  fewer operations uses each of them once and fills its remaining L - n positions with uniform draws of its
+  operations (then the slot's column is shuffled), so each operation is used once or more per group and every
+  architecture stays uniform over the alive space.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ SAMPLERS: Registry = Registry("sampler")
 
 
 class Sampler:
-    """Draws one architecture per training step from the alive space; its state can be checkpointed."""
+    """Draws the paths of each training batch from the alive space; its state can be checkpointed."""
 
     def __init__(self, space: SearchSpace, seed: int):
         self.space = space
@@ -26,6 +36,10 @@ class Sampler:
 
     def __call__(self) -> Arch:
         raise NotImplementedError
+
+    def group(self) -> list[Arch]:
+        """The paths trained on one batch with one optimizer step (default: one path, SPOS)."""
+        return [self()]
 
     def space_changed(self) -> None:
         """The alive operations changed (a shrink): forget anything drawn from the old space."""
@@ -45,12 +59,27 @@ class UniformSampler(Sampler):
         return self.space.sample(self.rng)
 
 
+def strict_fair_group(alive: list[tuple[str, ...]] | list[list[str]], rng: random.Random) -> list[Arch]:
+    """FairNAS strict fairness (Algorithm 1): L architectures, L = the largest number of alive operations of a
+    slot. Each slot's column holds each of its operations once, topped up with ``L - n`` uniform draws of its
+    operations when it has n < L, then shuffled (an independent permutation per slot)."""
+    width = max(len(ops) for ops in alive)
+    columns = []
+    for ops in alive:
+        col = list(ops) + [rng.choice(ops) for _ in range(width - len(ops))]
+        rng.shuffle(col)
+        columns.append(col)
+    return [tuple(col[i] for col in columns) for i in range(width)]
+
+
 @SAMPLERS.register("fair")
 class FairSampler(Sampler):
-    """FairNAS strict-fair sampling: a group of L architectures covers every alive op of each slot.
+    """FairNAS strict-fair sampling: one group of L architectures per batch covers every alive op of each slot
+    (:func:`strict_fair_group`); :func:`benchmark.training.group_step` trains them on one batch, summed
+    gradients, one update (FairNAS Algorithm 1).
 
-    Each slot draws an independent random permutation of its alive operations; slots with fewer than
-    L operations fill the rest of the group with uniform draws, so each architecture stays uniform.
+    Called one architecture at a time (``sampler()``, e.g. evaluation code), it hands out the paths of
+    successive groups in order.
     """
 
     def __init__(self, space: SearchSpace, seed: int):
@@ -59,14 +88,14 @@ class FairSampler(Sampler):
 
     def next_group(self) -> list[Arch]:
         """A fresh group of L architectures (L = largest alive slot)."""
-        alive = self.space.alive
-        width = max(len(ops) for ops in alive)
-        columns = []
-        for ops in alive:
-            col = list(ops) + [self.rng.choice(ops) for _ in range(width - len(ops))]
-            self.rng.shuffle(col)
-            columns.append(col)
-        return [tuple(col[i] for col in columns) for i in range(width)]
+        return strict_fair_group(self.space.alive, self.rng)
+
+    def group(self) -> list[Arch]:
+        """The next whole group (the rest of a group begun by ``sampler()`` calls first)."""
+        if self._queue:
+            group, self._queue = self._queue, []
+            return group
+        return self.next_group()
 
     def space_changed(self) -> None:
         self._queue = []

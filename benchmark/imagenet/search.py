@@ -3,7 +3,7 @@
 ``senas``: train the supernet with single-path sampling inside the FLOPs window (100 epochs, then 5
 per later stage); after every stage but the last, score the alive operations with Eq. 7 from
 M = 1,000 window-constrained samples per operation, remove the 10 lowest (one per layer with
-``fair``, the FairNAS variant), merge layers into child spaces of at most T = 50 partial models and
+``fair``, the FairNAS variant, which also trains by FairNAS's rule: :class:`FairGroups`), merge layers into child spaces of at most T = 50 partial models and
 give each its own weights (Sec. 3.4; ``expand=False`` is the shrink-only ablation of Table 6).
 ``spos``: the same training for the same number of epochs, without shrinking.
 Finally, for each FLOPs budget, the architecture of the budget's window with the best supernet accuracy
@@ -21,6 +21,7 @@ checkpoint; a run resumes from it (``--resume``, the default).
 from __future__ import annotations
 
 import math
+import random
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,7 @@ from benchmark.imagenet.train import (
 from benchmark.io import write_parquet
 from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
+from benchmark.samplers import strict_fair_group
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import history_table, settings_of
@@ -95,6 +97,31 @@ class SupernetAccuracy:
             path = self.model.path_view(archs[i])
             acc[i] = evaluate_arch(path, archs[i], self.val, "recalibrate", self.recal, self.fast)
         return all_reduce_sum(acc, self.dist).cpu().numpy()
+
+
+class FairGroups(WindowFairSampler):
+    """``--fair`` training (FairNAS Algorithm 1): one group of L paths per batch (L = the most alive operations of
+    a layer), trained on that batch with summed gradients and one update (:func:`benchmark.training.group_step`).
+
+    Without a training window (``train_in_window=false``) a group is strictly fair
+    (:func:`benchmark.samplers.strict_fair_group`: every alive operation of every layer exactly once, or at least
+    once in layers with fewer than L). Inside a FLOPs window strict fairness cannot hold in general: the mean
+    FLOPs of a strictly fair group is set by the space (about the mean operation cost per layer, summed: at least
+    644M at 224 px for the full space), above the top of the paper's training window (592M), so no strictly
+    fair group fits it. There a group is L successive pair-balanced window draws (:class:`WindowFairSampler`: each an
+    architecture of the window holding the next feasible (layer, operation) of a shuffled cycle).
+    """
+
+    @property
+    def strict(self) -> bool:
+        """Whether groups are strictly fair: the window bounds no architecture."""
+        c = self.window.constraint
+        return c.lo_m <= 0 and math.isinf(c.hi_m)
+
+    def group(self) -> list[Arch]:
+        if self.strict:
+            return strict_fair_group(self.window.alive, random.Random(int(self.rng.integers(2 ** 63))))
+        return [self() for _ in range(max(len(ops) for ops in self.window.alive))]
 
 
 def cache_batches(loader, device: torch.device, dtype: torch.dtype) -> Batches:
@@ -181,7 +208,7 @@ class _SearchRun:
         torch.manual_seed(cfg.seed)
         self.model = place(MobileNetSupernet(self.skeleton, self.space), dist.device, self.channels_last)
         self.new_optimizer()
-        sampler_class = WindowFairSampler if self.fair else WindowUniformSampler
+        sampler_class = FairGroups if self.fair else WindowUniformSampler
         self.sampler = sampler_class(self.window(self.union), cfg.seed)
         self.state: dict[str, Any] = {"epoch": 0, "train_log": [], "operator_rows": [], "stage_log": [],
                                       "timings": {"train_s": 0.0, "score_s": 0.0, "select_s": 0.0}}
@@ -261,6 +288,12 @@ class _SearchRun:
                  f"({', '.join(removed)}); space size {self.space.size():,}; child spaces "
                  f"{groups_before} -> {len(self.model.groups)}")
 
+    def fair_groups(self) -> str | None:
+        """How ``--fair`` trained (:class:`FairGroups`): ``strict`` or ``window`` groups; ``None`` without it."""
+        if not self.fair:
+            return None
+        return "strict" if self.sampler.strict else "window"
+
     def new_optimizer(self) -> None:
         """A fresh SGD and per-iteration linear decay (Sec. 4.3) over the supernet's current parameters."""
         self.optimizer = make_sgd(self.model, self.p.lr, self.p.momentum, self.p.weight_decay)
@@ -309,7 +342,8 @@ class _SearchRun:
         selections = self.select()
         result = {"method": self.cfg.method, "space": "mobilenet", "preset": preset_dict(p), "seed": self.cfg.seed,
                   "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion,
-                  "expand": self.expand, "fair": self.fair, "final_space_size": self.space.size(),
+                  "expand": self.expand, "fair": self.fair, "fair_groups": self.fair_groups(),
+                  "final_space_size": self.space.size(),
                   "final_alive": [list(a) for a in self.space.alive], "selections": selections,
                   "selection": {"method": p.selection, "supernet_evaluations": self.fitness.evaluations},
                   "stage_log": self.state["stage_log"], "train_log": self.state["train_log"],

@@ -3,16 +3,19 @@ the epoch loops of the drivers (:func:`train_supernet`, :class:`Retraining`).
 
 Shared by the MobileNet search and retraining, DARTS ImageNet retraining and BS-NAS. The optimiser of
 SE-NAS Sec. 4.3 (after SPOS): SGD, momentum 0.9, weight decay 4e-5, lr 0.5 decayed linearly per
-iteration, ``lr * (1 - t / T)``. ``forward_fn(model, x)`` runs the model (a supernet samples its path
-there). bf16 autocast and channels-last are for CUDA; on CPU both stay off (:func:`fast_settings`).
+iteration, ``lr * (1 - t / T)``. ``forward_fn(model, x)`` runs the model; a supernet's ``forward_fn(model, x,
+path)`` runs one sampled path, and every batch trains the sampler's group of paths with one optimizer step
+(:func:`benchmark.training.group_step`: one path for uniform sampling, a FairNAS strict-fair group with
+summed gradients for fair sampling). bf16 autocast and channels-last are for CUDA; on CPU both stay off (:func:`fast_settings`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -22,8 +25,9 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from benchmark.data.imagenet import set_epoch
 from benchmark.distributed import DistInfo, all_reduce_sum, barrier, is_main
 from benchmark.io import torch_save
+from benchmark.training import draw_group, group_step
 
-ForwardFn = Callable[[nn.Module, torch.Tensor], torch.Tensor]
+ForwardFn = Callable[..., Any]  # (model, x) -> output; (model, x, path) -> output when training groups of paths
 Log = Callable[[str], None]
 
 
@@ -94,9 +98,13 @@ def train_epoch(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, optim
                 ema: AveragedModel | None = None, *, channels_last: bool = False, frozen_bn: bool = False,
                 log: Log | None = None, log_every: int = 50, epoch: int = 0,
                 on_step: Callable[[int], None] | None = None, grad_clip: float = 0.0,
-                aux_weight: float | None = None) -> dict[str, float]:
-    """One epoch of ``loader`` (per-process batches); the scheduler steps every iteration.
+                aux_weight: float | None = None, paths: Callable[[], list[Any]] | None = None) -> dict[str, float]:
+    """One epoch of ``loader`` (per-process batches); one optimizer step per batch and the scheduler steps
+    every iteration.
 
+    With ``paths`` (a supernet), each batch trains the group ``paths()`` (:func:`benchmark.training.group_step`:
+    every path forward and backward on the batch, gradients summed, one update; FairNAS Algorithm 1) and
+    ``forward_fn(model, x, path)`` runs one path; loss and accuracy are then means over every trained path.
     Empty batches (every image unreadable) are skipped. ``frozen_bn`` keeps BatchNorm in eval mode.
     With ``aux_weight``, ``forward_fn`` returns ``(logits, auxiliary logits or None)`` and the loss adds
     ``aux_weight`` times the auxiliary head's (DARTS); ``grad_clip > 0`` clips the gradient norm.
@@ -112,28 +120,29 @@ def train_epoch(model: nn.Module, forward_fn: ForwardFn, loader: Iterable, optim
     start = last = time.perf_counter()
     seen_last = 0.0
     steps = 0
-    for step, (x, y) in enumerate(loader):
-        if len(y) == 0:
-            continue
-        x, y = _to_device(x, y, device, channels_last)
-        optimizer.zero_grad(set_to_none=True)
+
+    def path_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, path: Any) -> tuple[torch.Tensor, torch.Tensor]:
         with _autocast(device, autocast_dtype):
-            out = forward_fn(model, x)
+            out = forward_fn(model, x) if paths is None else forward_fn(model, x, path)
             logits, aux = out if aux_weight is not None else (out, None)
             loss = loss_fn(logits.float(), y)
             if aux is not None:
                 loss = loss + aux_weight * loss_fn(aux.float(), y)
-        loss.backward()
-        if grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
+        return loss, logits
+
+    for step, (x, y) in enumerate(loader):
+        if len(y) == 0:
+            continue
+        x, y = _to_device(x, y, device, channels_last)
+        group = [None] if paths is None else paths()
+        for loss, logits in group_step(model, group, x, y, optimizer, path_loss, grad_clip):
+            with torch.no_grad():
+                totals += torch.stack([loss.double() * len(y), (logits.argmax(1) == y).sum().double(),
+                                       torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
         if scheduler is not None:
             scheduler.step()
         if ema is not None:
             ema.update_parameters(unwrap(model))
-        with torch.no_grad():
-            totals += torch.stack([loss.detach().double() * len(y), (logits.argmax(1) == y).sum().double(),
-                                   torch.tensor(float(len(y)), dtype=torch.float64, device=device)])
         steps += 1
         if on_step is not None:
             on_step(step)
@@ -226,7 +235,7 @@ class ImageNetSearch(Protocol):
     ddp: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    sampler: Callable[[], Any]
+    sampler: Any  # sampler() -> a path, or sampler.group() -> the paths of one batch (fair sampling)
     space: Any  # .size(): the architectures left
     autocast: torch.dtype | None
     channels_last: bool
@@ -236,18 +245,20 @@ class ImageNetSearch(Protocol):
 
 def train_supernet(run: ImageNetSearch, epochs: int, log_every: int, end_of_epoch: Callable[[int], None],
                    stage_of: Callable[[int], int] | None = None) -> None:
-    """Single-path supernet training (SPOS Eq. 1, one ``run.sampler()`` path per step) from ``run.state["epoch"]``
-    to ``epochs``; each epoch is logged (with its stage, by ``stage_of``), then ``end_of_epoch(epoch)`` may
+    """Single-path supernet training from ``run.state["epoch"]`` to ``epochs``: each batch trains the sampler's
+    group of paths with one optimizer step (:func:`benchmark.training.draw_group`: SPOS Eq. 1, one
+    ``run.sampler()`` path, or FairNAS Algorithm 1, a ``run.sampler.group()`` with summed gradients); each epoch is logged (with its stage, by ``stage_of``), then ``end_of_epoch(epoch)`` may
     shrink the space, then ``run.checkpoint()``. ``run.ddp``, ``optimizer`` and ``scheduler`` are read every
     epoch: expanding replaces them."""
 
-    def forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        return model(x, run.sampler())
+    def forward(model: nn.Module, x: torch.Tensor, path: Any) -> torch.Tensor:
+        return model(x, path)
 
     for epoch in range(run.state["epoch"], epochs):
         set_epoch(run.loader, epoch)
         stats = train_epoch(run.ddp, forward, run.loader, run.optimizer, run.scheduler, run.dist, run.autocast,
-                            channels_last=run.channels_last, log=run.log, log_every=log_every, epoch=epoch)
+                            channels_last=run.channels_last, log=run.log, log_every=log_every, epoch=epoch,
+                            paths=lambda: draw_group(run.sampler))
         stage = {} if stage_of is None else {"stage": stage_of(epoch)}
         stats.update(epoch=epoch + 1, **stage, skipped_images=skipped_images(run.dist, run.loader),
                      space_size=run.space.size())

@@ -1,6 +1,7 @@
 """BS-NAS step-shrinking training (Sec. 3.2, Algorithm 1), the parts every supernet shares.
 
-Train T_f epochs with fair sampling; then every T_i epochs sample N_r x M architectures by fair sampling
+Train T_f epochs with fair sampling (FairNAS strict fairness, BS-NAS's reference [8]: each batch trains one fair
+group of L paths, gradients summed, one update; :func:`benchmark.training.group_step`); then every T_i epochs sample N_r x M architectures by fair sampling
 (each operation at least M times), evaluate them, rate every operation by R_i (Eq. 1,
 :func:`benchmark.criteria.bsnas.bsnas_rating`), reduce N_r and keep, per layer, the best N_r operations
 with a positive rating, at least one (:func:`benchmark.shrinking.step_shrink`). After the last step the
@@ -83,14 +84,16 @@ def fair_archs(space: SearchSpace, M: int, seed: int) -> list[Arch]:
 
 
 class SpringFairSampler(FairSampler):
-    """FairNAS strict-fair training sampler whose groups keep every cluster's width shared."""
+    """FairNAS strict-fair training sampler whose groups keep every cluster's width shared: each batch trains
+    one :meth:`SpringSpace.fair_group` (18 paths in the full Table 1 space) with summed gradients and one
+    update (FairNAS Algorithm 1)."""
 
     def next_group(self) -> list[Arch]:
         return self.space.fair_group(self.rng)
 
 
 def fair_sampler(space: SearchSpace, seed: int) -> Sampler:
-    """The fair training sampler of Algorithm 1, line 2, for ``space``."""
+    """The fair training sampler of Algorithm 1, line 2, for ``space``: one strict-fair group per batch."""
     return SpringFairSampler(space, seed) if isinstance(space, SpringSpace) else FairSampler(space, seed)
 
 

@@ -1,7 +1,9 @@
 """BS-NAS step-shrinking (Shen et al., Sec. 3.2, Algorithm 1) on NB201, in the shared one-shot pipeline.
 
-The supernet trains with FairNAS fair sampling (Algorithm 1, line 2; the preset's ``sampler`` does not
-apply). Stages are equal, so T_f = T_i = ``epochs_per_stage``; at the end of each stage but the last, N_r x M
+The supernet trains with FairNAS strict fairness (Algorithm 1, line 2; the preset's ``sampler`` does not
+apply): each batch trains one fair group of L paths (L = the most alive operations of an edge; 5 before the
+first step), each forward and backward on that batch, gradients summed and one optimizer step at the step's
+cosine learning rate (:func:`benchmark.training.group_step`). Stages are equal, so T_f = T_i = ``epochs_per_stage``; at the end of each stage but the last, N_r x M
 fairly sampled architectures (M = ``criterion_samples``) are evaluated, every operation is rated by R_i
 (Eq. 1) and each edge keeps its best N_r operations with positive R_i (at least one). NB201 has five
 operations per edge, so N_r follows 5, 4, 3, 2 (``NB201_KEEP``): ``stages`` = 4 runs the three steps of

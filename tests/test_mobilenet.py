@@ -311,3 +311,40 @@ def test_final_selection_by_evolution_or_sampling(tmp_path, monkeypatch):
 def test_mobilenet_throughput_reports_speed_and_memory():
     stats = mobilenet_throughput("cpu", batch_size=2, steps=1, input_size=32, warmup=1)
     assert stats["images_per_s"] > 0 and stats["peak_mem"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("in_window", [False, True])
+def test_fair_search_trains_one_group_per_batch_and_resumes(tmp_path, in_window, monkeypatch):
+    """``--fair`` (FairNAS Algorithm 1): each batch trains a group of 7 paths with one step; strictly fair groups
+    without a training window, window groups inside it (recorded as ``fair_groups``); a run killed after its
+    first epoch's checkpoint resumes to the same training log and selections."""
+    root = write_fake_imagenet(tmp_path / "imagenet", classes=4, train_per_class=4, val_per_class=1)
+    runner = CliRunner()
+
+    def search(out: str):
+        args = ["mobilenet", "search", "--method", "spos", "--fair", "--preset", "tiny", "--data-root", str(root),
+                "--device", "cpu", "--set", f"train_in_window={str(in_window).lower()}", "--out", str(tmp_path / out)]
+        return runner.invoke(imagenet_app, args)
+
+    res = search("whole")
+    assert res.exit_code == 0, res.output
+    result = json.loads((tmp_path / "whole/result.json").read_text())
+    assert result["fair"] and result["fair_groups"] == ("window" if in_window else "strict")
+    for epoch in result["train_log"]:
+        assert epoch["images"] == 7 * 8 * epoch["steps"]  # 7 paths on each batch of 8, one step per batch
+
+    original = _SearchRun.checkpoint
+
+    def killed(self):
+        original(self)
+        raise KeyboardInterrupt("simulated kill")
+
+    monkeypatch.setattr(_SearchRun, "checkpoint", killed)
+    assert search("resumed").exit_code == 130  # the CLI's exit status for an interrupted run
+    monkeypatch.undo()
+    res = search("resumed")
+    assert "resumed after epoch 1" in res.output
+    again = json.loads((tmp_path / "resumed/result.json").read_text())
+    assert again["selections"] == result["selections"]
+    assert [e["loss"] for e in again["train_log"]] == [e["loss"] for e in result["train_log"]]

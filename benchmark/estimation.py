@@ -5,8 +5,16 @@ result (see ``docs/batchnorm.md``):
 
 * ``recalibrate`` -- reset the statistics and re-estimate them on a fixed set of training batches for
   each architecture before evaluating it (as official SPOS does);
-* ``batch``       -- normalise every validation batch with its own statistics (NB201's untracked baseline);
-* ``tracked``     -- use the running statistics tracked during supernet training.
+* ``batch``       -- every BatchNorm, stem and reduction blocks included, normalises each validation batch
+  with that batch's own statistics;
+* ``tracked``     -- every BatchNorm uses the running statistics tracked during supernet training;
+* ``nb201``       -- NB201's weight-sharing baselines at evaluation (``network.eval()`` in ``xautodl``): the
+  searchable cells normalise with batch statistics (their BatchNorm tracks none there), the stem, the
+  reduction blocks and lastact with the running statistics they tracked during training.
+
+Evaluation runs in one numeric path: :func:`evaluate_archs` sends every NB201 architecture through
+:func:`evaluate_arch_group` (groups of one on CPU), whose results do not depend on the group size, in the
+precision :meth:`FastPath.evaluation` sets (fp32 unless ``eval_autocast``).
 
 Eq. 4 (SE-NAS, evaluation stability) averages K snapshots of the weights of the last epoch:
 :class:`WeightAverager` wraps ``torch.optim.swa_utils.AveragedModel``.
@@ -15,8 +23,8 @@ Eq. 4 (SE-NAS, evaluation stability) averages K snapshots of the weights of the 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -24,17 +32,28 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from benchmark.errors import NasBenchError
 from benchmark.fastpath import FastPath
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.spaces.base import Arch
 from benchmark.spaces.nb201 import EDGES
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-BN_POLICIES = ("recalibrate", "batch", "tracked")
+BN_POLICIES = ("recalibrate", "batch", "tracked", "nb201")
 
 
 def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def _outside_cells(model: nn.Module) -> set[int]:
+    """Ids of the BatchNorms outside the searchable cells (stem, reduction blocks, lastact): those that
+    keep their tracked statistics under the ``nb201`` policy."""
+    shared = getattr(model, "shared_modules", None)
+    if shared is None:
+        raise NasBenchError(f"bn_eval=nb201 needs to know which layers of a {type(model).__name__} lie outside "
+                            "the searchable cells", "use bn_eval=recalibrate, batch or tracked for this model")
+    return {id(m) for module in shared() for m in _batchnorms(module)}
 
 
 @contextmanager
@@ -69,6 +88,13 @@ def bn_policy(model: nn.Module, policy: str, forward: Callable[[torch.Tensor], t
             model.train()
         elif policy == "tracked":
             model.eval()
+        elif policy == "nb201":
+            outside = _outside_cells(model)
+            model.eval()
+            for m in bns:
+                if id(m) not in outside:  # as an untracked BatchNorm in eval mode: batch statistics
+                    m.track_running_stats = False
+                    m.train()
         else:
             raise ValueError(f"unknown BatchNorm policy {policy!r}")
         yield
@@ -86,14 +112,16 @@ def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def evaluate_arch(model: nn.Module, arch: Arch, val_batches: Sequence[Batch], policy: str,
                   recal_batches: Sequence[Batch] = (), fast: FastPath | None = None) -> float:
-    """Top-1 accuracy (percent) of ``arch`` with the supernet's weights (Eq. 2's ACC_val).
+    """Top-1 accuracy (percent) of ``arch`` with the supernet's weights (Eq. 2's ACC_val), through the
+    model's own BatchNorm modules in the state :func:`bn_policy` sets (any supernet taking ``(x, arch)``).
 
-    ``fast`` (default: none, today's exact results) adds autocast and the channels-last input format.
+    ``fast`` (default: none, today's exact results) sets the precision (:meth:`FastPath.evaluation`) and
+    the channels-last input format.
     """
     fast = FastPath() if fast is None else fast
 
     def forward(x: torch.Tensor) -> torch.Tensor:
-        with fast.autocast(x.device.type):
+        with fast.evaluation(x.device.type):
             return model(fast.prepare_input(x), arch)
 
     total = 0
@@ -111,20 +139,23 @@ def evaluate_archs(model: nn.Module, archs: Iterable[Arch], val_batches: Sequenc
                    fast: FastPath | None = None) -> np.ndarray:
     """Supernet accuracy of many architectures, in order.
 
-    One after another (one host sync each), or, with ``fast.eval_group > 1`` on an NB201 supernet,
-    ``eval_group`` at a time through :func:`evaluate_arch_group` (one host sync per group).
+    An NB201 supernet always goes through :func:`evaluate_arch_group`, ``fast.eval_group`` architectures at
+    a time (1 on CPU; the last group may be smaller), so every architecture of a ranking takes the same
+    numeric path whatever the group size (one host sync per group). Other supernets are evaluated one
+    after another with :func:`evaluate_arch`.
     """
     fast = FastPath() if fast is None else fast
     archs = list(archs)
-    size = fast.eval_group if isinstance(model, NB201Supernet) else 1
+    grouped = isinstance(model, NB201Supernet)
+    size = fast.eval_group if grouped else 1
     out: list[float] = []
     with fast.backend_flags():
         for lo in range(0, len(archs), size):
             chunk = archs[lo:lo + size]
-            if len(chunk) == 1:
-                out.append(evaluate_arch(model, chunk[0], val_batches, policy, recal_batches, fast))
-            else:
+            if grouped:
                 out += evaluate_arch_group(model, chunk, val_batches, policy, recal_batches, fast)
+            else:
+                out.append(evaluate_arch(model, chunk[0], val_batches, policy, recal_batches, fast))
             if progress is not None:
                 progress(len(chunk))
     return np.asarray(out, dtype=np.float64)
@@ -140,16 +171,23 @@ class _GroupBatchNorm:
 
     A BatchNorm module that sees ``g_m * B`` rows (``B`` images per architecture, set per batch in
     ``rows``) serves ``g_m`` architectures; the stem sees ``B`` rows and, being shared by all of them,
-    keeps one set (its statistics are the same for every architecture).
+    keeps one set (its statistics are the same for every architecture). ``tracked``: the ids of the
+    modules that normalise with their running statistics (every one with statistics under ``tracked``,
+    those outside the cells under ``nb201``, none otherwise).
+
+    Every normalisation is ``F.batch_norm`` on a view with ``g_m x C`` channels (one plane per image and
+    channel, as for one architecture), so each architecture gets bit for bit what the module computes for
+    it alone on CPU. (Applying re-estimated statistics as ``x * scale + shift`` with separately computed
+    terms does not: BatchNorm's kernel rounds its per-channel terms differently, by up to 1e-6.)
     """
 
-    def __init__(self, policy: str):
+    def __init__(self, policy: str, tracked: set[int] = frozenset()):
         self.policy = policy
+        self.tracked = tracked
         self.rows = 0  # images per architecture in the current batch
         self.step = 0  # recalibration batches seen
         self.frozen = False  # after recalibration: normalise with the re-estimated statistics
         self.stats: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.affine: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _stats(self, m: nn.modules.batchnorm._BatchNorm, g: int, device: torch.device):
         if id(m) not in self.stats:  # as bn_policy: mean 0, variance 1 before any recalibration batch
@@ -159,26 +197,17 @@ class _GroupBatchNorm:
 
     def forward(self, m: nn.modules.batchnorm._BatchNorm, x: torch.Tensor) -> torch.Tensor:
         g, c = x.shape[0] // self.rows, m.num_features
-        if self.policy == "tracked" and m.running_mean is not None:  # shared by all g: nothing to split
+        if id(m) in self.tracked:  # running statistics, shared by all g: nothing to split
             return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, training=False, eps=m.eps)
-        if self.frozen:
-            if id(m) not in self.affine:
-                mean, var = self._stats(m, g, x.device)
-                scale = torch.rsqrt(var + m.eps)
-                if m.weight is not None:
-                    scale = scale * m.weight.repeat(g)
-                shift = -mean * scale if m.bias is None else m.bias.repeat(g) - mean * scale
-                self.affine[id(m)] = (scale.view(g, 1, c, 1, 1), shift.view(g, 1, c, 1, 1))
-            scale, shift = self.affine[id(m)]
-            return torch.addcmul(shift, x.view(g, self.rows, *x.shape[1:]), scale).reshape(x.shape)
         weight = None if m.weight is None else m.weight.repeat(g)
         bias = None if m.bias is None else m.bias.repeat(g)
         z = x if g == 1 else x.reshape(g, self.rows, *x.shape[1:]).transpose(0, 1).reshape(
             self.rows, g * c, *x.shape[2:])
         if self.policy == "recalibrate":  # momentum 1/step = BatchNorm's cumulative average (momentum=None)
             mean, var = self._stats(m, g, x.device)
-            out = F.batch_norm(z, mean, var, weight, bias, training=True, momentum=1.0 / self.step, eps=m.eps)
-        else:  # "batch" (or "tracked" without tracked statistics): each batch normalised with its own
+            out = F.batch_norm(z, mean, var, weight, bias, training=not self.frozen,
+                               momentum=1.0 / max(self.step, 1), eps=m.eps)
+        else:  # "batch" (and the untracked ones of "tracked", "nb201"): each batch normalised with its own
             out = F.batch_norm(z, None, None, weight, bias, training=True, eps=m.eps)
         if g == 1:
             return out
@@ -268,13 +297,14 @@ def _group_logits(model: NB201Supernet, plan: GroupPlan, g: int, x: torch.Tensor
     return model.head(h)
 
 
-def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches: Sequence[Batch],
-                        policy: str, recal_batches: Sequence[Batch] = (), fast: FastPath | None = None,
-                        ) -> list[float]:
-    """:func:`evaluate_arch` for several architectures at once: the same BatchNorm policy, statistics
-    kept per architecture, one host sync for the group. Equal to one-by-one evaluation up to float
-    rounding (tests/test_fastpath.py); the fast path for GPUs, where one small architecture leaves
-    most of the device idle."""
+def group_logits(model: NB201Supernet, archs: Sequence[Arch], val_batches: Sequence[Batch], policy: str,
+                 recal_batches: Sequence[Batch] = (), fast: FastPath | None = None,
+                 ) -> Iterator[torch.Tensor]:
+    """The logits of the architectures ``archs`` on each validation batch, ``g x B x classes``, under
+    BatchNorm ``policy`` with statistics kept per architecture (recalibrated first if the policy says so).
+
+    On CPU in fp32 each architecture's logits are bit-identical whatever the group it is evaluated in,
+    groups of one included, and equal to :func:`evaluate_arch`'s (tests/test_fastpath.py)."""
     if policy not in BN_POLICIES:
         raise ValueError(f"unknown BatchNorm policy {policy!r}")
     fast = FastPath() if fast is None else fast
@@ -282,24 +312,39 @@ def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches
     g = len(archs)
     device = next(model.parameters()).device
     plan = _group_plan(model, archs, device)
-    gbn = _GroupBatchNorm(policy)
+    tracked = {id(m) for m in _batchnorms(model) if m.running_mean is not None} if policy == "tracked" else \
+        _outside_cells(model) if policy == "nb201" else set()
+    gbn = _GroupBatchNorm(policy, tracked)
 
     def logits(x: torch.Tensor) -> torch.Tensor:
         gbn.rows = len(x)
-        with fast.autocast(x.device.type):
-            return _group_logits(model, plan, g, fast.prepare_input(x))
+        with fast.evaluation(x.device.type):
+            return _group_logits(model, plan, g, fast.prepare_input(x)).view(g, len(x), -1)
 
-    hits = torch.zeros(g, dtype=torch.long, device=device)
-    total = 0
     with _group_batchnorm(model, gbn), torch.no_grad():
         if policy == "recalibrate":
             for step, (x, _) in enumerate(recal_batches, start=1):
                 gbn.step = step
                 logits(x)
             gbn.frozen = True
-        for x, y in val_batches:
-            hits += (logits(x).view(g, len(y), -1).argmax(-1) == y).sum(1)
-            total += len(y)
+        for x, _ in val_batches:
+            yield logits(x)
+
+
+def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches: Sequence[Batch],
+                        policy: str, recal_batches: Sequence[Batch] = (), fast: FastPath | None = None,
+                        ) -> list[float]:
+    """:func:`evaluate_arch` for several architectures at once (:func:`group_logits`): the same BatchNorm
+    policy, statistics kept per architecture, one host sync for the group. The fast path for GPUs, where
+    one small architecture leaves most of the device idle, and the one path :func:`evaluate_archs` takes
+    on every device."""
+    device = next(model.parameters()).device
+    hits = torch.zeros(len(archs), dtype=torch.long, device=device)
+    total = 0
+    batches = group_logits(model, archs, val_batches, policy, recal_batches, fast)
+    for (_, y), out in zip(val_batches, batches):
+        hits += (out.argmax(-1) == y).sum(1)
+        total += len(y)
     return [100.0 * c / max(total, 1) for c in hits.tolist()]
 
 

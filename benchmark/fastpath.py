@@ -1,9 +1,11 @@
-"""Fast-path settings for supernet training and architecture evaluation (issue 6, ``docs/performance.md``).
+"""Fast-path settings for supernet training and architecture evaluation (``docs/performance.md``).
 
 One frozen :class:`FastPath` says which speed-ups are on. :meth:`FastPath.for_device` picks the defaults:
 
-* CUDA: bf16 autocast, channels-last tensors, the fused SGD step, cuDNN autotuning, and several
-  architectures evaluated per launch (:func:`benchmark.estimation.evaluate_archs` with ``eval_group``);
+* CUDA: bf16 autocast for training, channels-last tensors, the fused SGD step, cuDNN autotuning, and
+  several architectures evaluated per launch (:func:`benchmark.estimation.evaluate_archs` with
+  ``eval_group``); BatchNorm recalibration and evaluation in full fp32 (no autocast, no TF32) unless
+  ``eval_autocast`` (the preset's ``eval_autocast``) opts back in, so a ranking is computed in one precision;
 * CPU: everything off, which is exactly the toolkit's behaviour without a fast path (foreach SGD).
 
 :meth:`FastPath.eager` switches every optimisation off, including the foreach optimizer step: the plain
@@ -40,7 +42,11 @@ class FastPath:
     ``optimizer``: SGD step implementation (``loop`` per tensor, ``foreach`` batched, ``fused`` one kernel);
     ``cudnn_benchmark``: let cuDNN time its convolution algorithms; ``eval_group``: architectures evaluated
     together in one batch of ``eval_group x batch`` images (1 = one architecture after another);
-    ``compile_ops``: ``torch.compile`` each of the model's ``compile_regions()`` (its operations).
+    ``compile_ops``: ``torch.compile`` each of the model's ``compile_regions()`` (its operations);
+    ``eval_autocast``: evaluation (BatchNorm recalibration and accuracy) runs under ``autocast_dtype`` too;
+    when False it runs in full fp32 (TF32 off on CUDA). The dataclass default (True) keeps a hand-built
+    ``FastPath(autocast_dtype=...)`` evaluating as it trains (the ImageNet searches cache their images in
+    bf16); :meth:`for_device`, the NB201 pipeline's settings, defaults to fp32 evaluation.
     """
 
     autocast_dtype: torch.dtype | None = None
@@ -49,6 +55,7 @@ class FastPath:
     cudnn_benchmark: bool = False
     eval_group: int = 1
     compile_ops: bool = False
+    eval_autocast: bool = True
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_STEPS:
@@ -67,14 +74,15 @@ class FastPath:
         return cls(optimizer="loop")
 
     @classmethod
-    def for_device(cls, device: torch.device | str) -> FastPath:
-        """The defaults for ``device``: all speed-ups on CUDA, none on CPU (exactly today's results)."""
+    def for_device(cls, device: torch.device | str, eval_autocast: bool = False) -> FastPath:
+        """The defaults for ``device``: all speed-ups on CUDA, none on CPU (exactly today's results).
+        On CUDA, evaluation runs in fp32 unless ``eval_autocast`` (bf16 autocast for training only)."""
         device = torch.device(device)
         if device.type != "cuda":
             return cls()
         bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
         return cls(autocast_dtype=torch.bfloat16 if bf16 else None, channels_last=True, optimizer="fused",
-                   cudnn_benchmark=True, eval_group=16)
+                   cudnn_benchmark=True, eval_group=16, eval_autocast=eval_autocast)
 
     def replace(self, **changes: Any) -> FastPath:
         return dataclasses.replace(self, **changes)
@@ -84,6 +92,23 @@ class FastPath:
         if self.autocast_dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type, dtype=self.autocast_dtype)
+
+    @property
+    def eval_dtype(self) -> torch.dtype:
+        """The precision evaluation computes in: ``autocast_dtype`` under ``eval_autocast``, else fp32."""
+        if self.eval_autocast and self.autocast_dtype is not None:
+            return self.autocast_dtype
+        return torch.float32
+
+    def evaluation(self, device_type: str) -> AbstractContextManager:
+        """The numeric context of BatchNorm recalibration and evaluation: :meth:`autocast` under
+        ``eval_autocast``; otherwise full fp32, with TF32 convolutions and matmuls off on CUDA (restored
+        afterwards; nothing changes on CPU)."""
+        if self.eval_dtype != torch.float32:
+            return self.autocast(device_type)
+        if device_type != "cuda":
+            return contextlib.nullcontext()
+        return _no_tf32()
 
     @contextlib.contextmanager
     def backend_flags(self) -> Iterator[None]:
@@ -118,8 +143,23 @@ class FastPath:
         return x
 
     def describe(self) -> dict[str, Any]:
-        """JSON-ready settings (recorded by ``nasbench perf``)."""
+        """JSON-ready settings (recorded by ``nasbench perf`` and in each run's ``result.json``), with
+        ``eval_dtype``, the precision evaluation used (``float32`` means no autocast and no TF32)."""
         d = dataclasses.asdict(self)
         if self.autocast_dtype is not None:
             d["autocast_dtype"] = str(self.autocast_dtype).removeprefix("torch.")
+        d["eval_dtype"] = str(self.eval_dtype).removeprefix("torch.")
         return d
+
+
+@contextlib.contextmanager
+def _no_tf32() -> Iterator[None]:
+    """Full-precision fp32 convolutions (cuDNN) and matmuls on CUDA for the duration (PyTorch lets cuDNN
+    convolutions use TF32 by default)."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = (cudnn.allow_tf32, matmul.allow_tf32)
+    cudnn.allow_tf32, matmul.allow_tf32 = False, False
+    try:
+        yield
+    finally:
+        cudnn.allow_tf32, matmul.allow_tf32 = before

@@ -42,7 +42,8 @@ class Preset:
     tau_epochs: tuple[int, ...] = (5, 10, 15, 20, 25, 30, 35, 40)
     # estimation
     bn_track: bool = False  # track running statistics in the searchable cells while training
-    bn_eval: str = "recalibrate"  # 'recalibrate' | 'batch' | 'tracked'
+    bn_eval: str = "recalibrate"  # 'recalibrate' | 'batch' | 'tracked' | 'nb201' (docs/batchnorm.md)
+    eval_autocast: bool = False  # GPU: recalibrate and evaluate under bf16 autocast too (default: fp32)
     recal_batches: int = 20  # training batches used to recalibrate BatchNorm per architecture
     eval_batch_size: int = 1000
     weight_avg_k: int | None = None  # K of Eq. 4 (1 = no averaging; None = the method's default)
@@ -79,7 +80,7 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-_BN_EVAL = ("recalibrate", "batch", "tracked")
+_BN_EVAL = ("recalibrate", "batch", "tracked", "nb201")
 _SPLITS = ("senas", "nb201")
 
 
@@ -98,7 +99,7 @@ def validate(p: Preset) -> None:
     if p.bn_eval not in _BN_EVAL:
         bad(f"unknown bn_eval {p.bn_eval!r}", f"choose one of: {', '.join(_BN_EVAL)}")
     if p.bn_eval == "tracked" and not p.bn_track:
-        bad("bn_eval=tracked needs running statistics", "set bn_track=true or use bn_eval=recalibrate|batch")
+        bad("bn_eval=tracked needs running statistics", "set bn_track=true or use bn_eval=recalibrate|batch|nb201")
     if p.split not in _SPLITS:
         bad(f"unknown split {p.split!r}", f"choose one of: {', '.join(_SPLITS)}")
     if p.weight_avg_k is not None and p.weight_avg_k < 1:

@@ -4,7 +4,9 @@ import random
 
 import pytest
 import torch
+from torch import nn
 
+from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, bn_policy, evaluate_arch
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.presets import get_preset
@@ -27,7 +29,8 @@ def _batches(n: int, seed: int, size: int = 32):
 
 
 @pytest.mark.parametrize("policy,track", [("recalibrate", False), ("recalibrate", True), ("batch", False),
-                                          ("batch", True), ("tracked", True)])
+                                          ("batch", True), ("tracked", True), ("nb201", False),
+                                          ("nb201", True)])
 def test_policies_leave_the_supernet_unchanged(policy, track):
     net = _net(track)
     net.train()
@@ -60,7 +63,7 @@ def test_recalibrated_outputs_ignore_batch_composition_but_batch_policy_does_not
     net = _net(True)
     x = _batches(1, 5, size=16)[0][0]
     recal = _batches(2, 6)
-    forward = lambda inp: net(inp, ARCH)  # noqa: E731
+    forward = lambda inp: net(inp, ARCH)
     out = {}
     for policy in ("recalibrate", "batch", "tracked"):
         with bn_policy(net, policy, forward, recal), torch.no_grad():
@@ -71,6 +74,44 @@ def test_recalibrated_outputs_ignore_batch_composition_but_batch_policy_does_not
     assert torch.allclose(*out["tracked"], atol=1e-5)
     assert not torch.allclose(*out["batch"], atol=1e-3)
     assert not torch.allclose(out["recalibrate"][0], out["tracked"][0], atol=1e-3)
+
+
+def _with_statistics(net: NB201Supernet, seed: int) -> NB201Supernet:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d) and m.running_mean is not None:
+                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+    return net
+
+
+def test_nb201_policy_normalises_cells_with_batch_and_the_rest_with_tracked_statistics():
+    """NB201's ``network.eval()``: with tracking cells, ``nb201`` equals ``tracked`` on the same supernet
+    whose cells track nothing (stem, reductions and lastact keep their statistics), and differs from both
+    ``tracked`` (cells on running statistics) and ``batch`` (every layer on batch statistics)."""
+    tracking = _with_statistics(_net(True), 3)
+    untracked = _net(False)
+    missing, unexpected = untracked.load_state_dict(tracking.state_dict(), strict=False)
+    assert not missing and unexpected and all("cells" in k and "edges" in k for k in unexpected)
+    x = _batches(1, 5, size=16)[0][0]
+
+    def out(net: NB201Supernet, policy: str) -> torch.Tensor:
+        with bn_policy(net, policy, lambda v: net(v, ARCH)), torch.no_grad():
+            return net(x, ARCH)
+
+    nb201 = out(tracking, "nb201")
+    assert torch.equal(nb201, out(untracked, "tracked"))
+    assert torch.equal(nb201, out(untracked, "nb201"))
+    assert not torch.allclose(nb201, out(tracking, "tracked"), atol=1e-3)
+    assert not torch.allclose(nb201, out(tracking, "batch"), atol=1e-3)
+    assert get_preset("tiny", {"bn_eval": "nb201"}).bn_eval == "nb201"  # allowed with untracked cells
+
+
+def test_nb201_policy_needs_a_model_that_names_its_shared_layers():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    with pytest.raises(NasBenchError, match="bn_eval=nb201"), bn_policy(model, "nb201", model):
+        pass
 
 
 def test_weight_averager_is_mean_of_snapshots():

@@ -1,5 +1,6 @@
-"""The fast path (issue 6): on CPU it is today's code path exactly; its GPU settings, run on CPU, give the
-eager results (exactly, or within bf16 tolerance under autocast); ``nasbench perf`` reports a summary."""
+"""The fast path: on CPU it is today's code path exactly; its GPU settings, run on CPU, give the eager
+results (exactly, or within bf16 tolerance under autocast); evaluation takes one numeric path whatever the
+group size; ``nasbench perf`` reports a summary."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from benchmark.cli import app
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.errors import NasBenchError
-from benchmark.estimation import bn_policy, evaluate_archs
+from benchmark.estimation import bn_policy, evaluate_arch, evaluate_archs, group_logits
 from benchmark.fastpath import FastPath
 from benchmark.models.nb201_expanded import ExpandableNB201Supernet
 from benchmark.models.nb201_supernet import NB201Supernet
@@ -28,7 +29,7 @@ from benchmark.spaces.nb201 import EDGES, OPS, nb201_space
 from benchmark.training import make_optimizer, train_one_epoch
 
 # seven seeded random architectures, then all-none, all-3x3-convolution and a lone skip connection
-ARCHS = [tuple(random.Random(s).choice(OPS) for _ in EDGES) for s in range(7)] + [
+ARCHS = [tuple(rng.choice(OPS) for _ in EDGES) for rng in map(random.Random, range(7))] + [
     ("none",) * 6, ("nor_conv_3x3",) * 6, ("skip_connect", "none", "none", "none", "none", "none")]
 # CUDA's default fast path minus what needs a GPU (autocast is tested separately, bf16 on CPU)
 GPU_SETTINGS_ON_CPU = FastPath(channels_last=True, optimizer="fused", eval_group=4)
@@ -86,6 +87,13 @@ def test_cpu_defaults_are_todays_code_path_and_eager_switches_everything_off():
     gpu = FastPath.for_device("cuda")
     assert gpu.channels_last and gpu.optimizer == "fused" and gpu.eval_group > 1
     assert gpu.describe()["autocast_dtype"] in (None, "bfloat16")
+    # evaluation in fp32 on the GPU unless the preset's eval_autocast opts back in; recorded either way
+    assert not gpu.eval_autocast and gpu.describe()["eval_dtype"] == "float32"
+    assert FastPath.for_device("cuda", eval_autocast=True).eval_autocast
+    bf16 = FastPath(autocast_dtype=torch.bfloat16)
+    assert bf16.describe()["eval_dtype"] == "bfloat16"
+    assert bf16.replace(eval_autocast=False).describe()["eval_dtype"] == "float32"
+    assert FastPath().describe()["eval_dtype"] == "float32"
 
 
 @pytest.mark.parametrize("kw,match", [({"optimizer": "adam"}, "unknown optimizer step"),
@@ -191,6 +199,91 @@ def test_grouped_evaluation_equals_one_by_one(cifar, policy):
     assert net.training
 
 
+# one numeric path: every architecture gets the same logits whatever group it is evaluated in
+ONE_PATH_ARCHS = [
+    ("none",) * 6, ("avg_pool_3x3",) * 6, ("skip_connect",) * 6,
+    ("skip_connect", "none", "none", "none", "none", "none"),
+    ("nor_conv_3x3", "none", "nor_conv_1x1", "none", "none", "none"),  # cut off from the output: zeros
+    ("nor_conv_1x1", "avg_pool_3x3", "skip_connect", "nor_conv_3x3", "none", "avg_pool_3x3"),
+    ("nor_conv_3x3",) * 6, ("nor_conv_1x1",) * 6,
+] + [tuple(rng.choice(OPS) for _ in EDGES) for rng in map(random.Random, range(10, 15))]
+
+
+@pytest.fixture(scope="module")
+def one_path():
+    """A seeded C=4 supernet with large random weights and tracked statistics everywhere (so ``tracked`` and
+    ``nb201`` differ from the other policies), two validation and two recalibration batches of 24 random
+    images; validation labels planted as the all-3x3 architecture's recalibrated predictions, so the
+    accuracies spread."""
+    torch.manual_seed(0)
+    net = NB201Supernet(num_classes=10, C=4, N=1, bn_track=True)
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(0.2 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+    recal = _batches(2, 8, size=24)
+    xs = [x for x, _ in _batches(2, 9, size=24)]
+    with bn_policy(net, "recalibrate", lambda v: net(v, ONE_PATH_ARCHS[6]), recal), torch.no_grad():
+        val = [(x, net(x, ONE_PATH_ARCHS[6]).argmax(1)) for x in xs]
+    return net, val, recal
+
+
+@pytest.mark.parametrize("policy", ["recalibrate", "batch", "tracked", "nb201"])
+def test_every_group_size_gives_every_architecture_the_same_logits_and_accuracy(one_path, policy):
+    """Groups of 1, 2, 3 and 7 (the last group of each split smaller): per architecture, bit-identical
+    logits to one-architecture evaluation through the model's own BatchNorm modules (:func:`bn_policy`),
+    and so identical accuracies from :func:`evaluate_archs` and :func:`evaluate_arch`."""
+    net, val, recal = one_path
+    archs = ONE_PATH_ARCHS
+    alone = []
+    for arch in archs:
+        with bn_policy(net, policy, lambda v, a=arch: net(v, a), recal), torch.no_grad():
+            alone.append(torch.stack([net(x, arch) for x, _ in val]))
+    single = np.array([evaluate_arch(net, a, val, policy, recal) for a in archs])
+    # the architectures really differ (three of them output zeros: all-none, skip only into node 1, cut off)
+    assert len({tuple(v.flatten().tolist()) for v in alone}) == len(archs) - 2
+    assert policy != "recalibrate" or len(set(single.tolist())) >= 4
+    for g in (1, 2, 3, 7):
+        for lo in range(0, len(archs), g):
+            chunk = archs[lo:lo + g]
+            logits = torch.stack(list(group_logits(net, chunk, val, policy, recal)), dim=1)
+            for a, arch in enumerate(chunk):
+                assert torch.equal(logits[a], alone[lo + a]), (g, arch)
+        assert np.array_equal(evaluate_archs(net, archs, val, policy, recal, fast=FastPath(eval_group=g)),
+                              single), g
+
+
+def test_fp32_evaluation_under_a_bf16_training_fast_path():
+    """``eval_autocast=False`` (the pipeline's default): training autocasts, recalibration and evaluation
+    do not, so their accuracies are those of the plain fp32 path, exactly; ``eval_autocast=True`` really
+    evaluates in bf16."""
+    torch.manual_seed(0)
+    net = NB201Supernet(num_classes=10, C=4, N=1, bn_track=False)
+    val, recal = _batches(1, 3, size=24), _batches(1, 4, size=24)
+    archs = ONE_PATH_ARCHS[5:9]
+    dtypes: list[torch.dtype] = []
+    hook = net.stem[0].register_forward_hook(lambda m, i, o: dtypes.append(o.dtype))
+    try:
+        fp32 = evaluate_archs(net, archs, val, "recalibrate", recal)
+        training_only = FastPath(autocast_dtype=torch.bfloat16, eval_autocast=False, eval_group=2)
+        dtypes.clear()
+        assert np.array_equal(evaluate_archs(net, archs, val, "recalibrate", recal, fast=training_only), fp32)
+        assert set(dtypes) == {torch.float32}
+        evaluate_archs(net, archs, val, "recalibrate", recal, fast=training_only.replace(eval_autocast=True))
+        assert torch.bfloat16 in dtypes
+        dtypes.clear()
+        preset = get_preset("tiny")
+        train_one_epoch(net, lambda: archs[0], _batches(1, 5), make_optimizer(net, preset), preset, 0, 1,
+                        fast=training_only)
+        assert set(dtypes) == {torch.bfloat16}
+    finally:
+        hook.remove()
+
+
 def test_grouped_evaluation_uses_tracked_statistics_and_expanded_copies():
     """``tracked`` policy and SE-NAS expanded weight copies: each architecture runs its own modules."""
     torch.manual_seed(0)
@@ -209,7 +302,7 @@ def test_grouped_evaluation_uses_tracked_statistics_and_expanded_copies():
                 m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
     archs = list(space.enumerate())
     val, recal = _batches(1, 3, size=48), _batches(1, 4, size=48)
-    for policy in ("tracked", "recalibrate"):
+    for policy in ("tracked", "recalibrate", "nb201"):
         a = evaluate_archs(net, archs, val, policy, recal)
         b = evaluate_archs(net, archs, val, policy, recal, fast=FastPath(eval_group=3))
         assert np.array_equal(a, b), policy

@@ -346,3 +346,32 @@ def test_fair_groups_under_ddp_equal_one_process(tmp_path):
     assert ddp["stats"]["images"] == single["stats"]["images"] == 16 * 7  # 7 paths per batch
     for name, value in single["state"].items():
         torch.testing.assert_close(ddp["state"][name], value, atol=1e-6, rtol=1e-5, msg=name)
+
+
+# ------------------------------------------------------------------ an NB201 run with sampler=fair, resumed
+@pytest.mark.slow
+def test_spos_with_fair_sampling_and_eq4_averaging_resumes_to_the_same_result(root, tmp_path, monkeypatch):
+    """``--set sampler=fair``: one group per batch, so the schedule and the Eq. 4 snapshots count the same steps
+    as uniform sampling, and a run killed after epoch 1 resumes to the uninterrupted result."""
+    from conftest import FAST, kill_at_epoch
+
+    from benchmark.methods import METHODS, RunConfig
+    from benchmark.presets import get_preset
+
+    preset = get_preset("tiny", {**FAST, "sampler": "fair", "weight_avg_k": "2", "stages": "1",
+                                 "epochs_per_stage": "2", "tau_epochs": "2", "max_train": "128"})
+    cfg = RunConfig(method="spos", dataset="cifar10", preset=preset, device="cpu", data_root=str(root))
+    cls = METHODS.get("spos")
+
+    def run(out):
+        return cls(cfg, tmp_path / out, progress=False, log=lambda s: None).run()
+
+    whole = run("whole")
+    assert [e["steps"] for e in whole["train_log"]] == [128 // 64] * 2  # one step per batch, 5 paths each
+    kill_at_epoch(monkeypatch, cls, 2)
+    with pytest.raises(KeyboardInterrupt):
+        run("resumed")
+    monkeypatch.undo()
+    resumed = run("resumed")
+    for key in ("tau", "best_arch", "train_log"):
+        assert resumed[key] == whole[key], key

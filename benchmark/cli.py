@@ -38,6 +38,20 @@ _add_imagenet_drivers()
 DATA_ROOT = typer.Option(None, "--data-root", help="Data folder (else $NASBENCH_DATA, else ../shared/data).")
 
 
+def _trusted_gt(value: Optional[str]) -> Optional[str]:
+    """An official NB201 .pth named on the command line may be fully unpickled (``trust_pickle``)."""
+    if value and value != "auto":
+        from analysis.groundtruth.official import trust_pickle
+
+        trust_pickle(value)
+    return value
+
+
+GT_HELP = ("Ground truth: the compact table (.csv.gz, preferred), a NATS-tss folder, or the official NB201 .pth, "
+           "which is fully unpickled (it can run code: only the file from the official release).")
+GT_OPTION = typer.Option(None, "--gt", help=GT_HELP, callback=_trusted_gt)
+
+
 def _emit(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     typer.echo(json.dumps(obj, indent=2) if as_json else "\n".join(lines))
 
@@ -135,7 +149,11 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
                                          help="torch.compile each supernet operation (docs/performance.md)."),
         overrides: list[str] = SET,
         data_root: Optional[str] = DATA_ROOT,
-        groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder."),
+        groundtruth: Optional[str] = GT_OPTION,
+        threads: int = typer.Option(1, "--threads", help="CPU threads; part of the run's configuration (the "
+                                                         "thread count changes results; docs/reliability.md)."),
+        overwrite: bool = typer.Option(False, "--overwrite",
+                                       help="Delete the run already in --out (any configuration) and start over."),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
@@ -145,9 +163,14 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
     cls = METHODS.get(method)
     cfg = RunConfig(method=method, dataset=dataset, preset=get_preset(preset, parse_overrides(overrides)),
                     seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
-                    device=device, compile_ops=compile_ops, data_root=data_root, groundtruth=groundtruth)
+                    threads=threads, device=device, compile_ops=compile_ops, data_root=data_root,
+                    groundtruth=groundtruth)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
-    result = cls(cfg, out, progress=not quiet, log=log).run()
+    runner = cls(cfg, out, progress=not quiet, log=log, overwrite=overwrite)
+    result = runner.run()
+    if runner.finished_before:
+        typer.echo(f"{out}: already finished (the same configuration); its result follows "
+                   "(--overwrite runs it again)", err=True)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -212,7 +235,9 @@ def data_download(dataset: str = typer.Argument(..., help="cifar10 | cifar100"),
 
 # ------------------------------------------------------------------------------------------------ gt
 @gt_app.command("build")
-def gt_build(source: Path = typer.Option(..., "--from", help="Official .pth file or NATS-tss folder."),
+def gt_build(source: Path = typer.Option(..., "--from", callback=_trusted_gt,
+                                         help="Official .pth file (fully unpickled: it can run code, so only "
+                                              "the file from the official release) or NATS-tss folder."),
              out: Path = typer.Option(..., "--out", help="Compact table to write (.csv.gz).")) -> None:
     """Turn an official ground-truth source into the compact table once, so later runs load in a second."""
     from analysis.groundtruth import build_table
@@ -226,8 +251,10 @@ def gt_build(source: Path = typer.Option(..., "--from", help="Official .pth file
 def figures(results_dir: Path = typer.Argument(..., help="Results directory of a sweep (holds index.parquet)."),
             out: Path = typer.Option(..., "--out", help="Folder for the PNG and PDF files."),
             groundtruth: str = typer.Option(
-                "auto", "--gt", help="Ground truth that ranks standalone runs (Table 1) and, if per-seed (.pth, "
-                                     "NATS folder), gives Fig. 1 standalone ranks; auto = the data root's table."
+                "auto", "--gt", callback=_trusted_gt,
+                help="Ground truth that ranks standalone runs (Table 1) and, if per-seed (.pth, "
+                     "NATS folder), gives Fig. 1 standalone ranks; auto = the data root's table. A .pth is fully "
+                     "unpickled (it can run code: only the official file)."
             )) -> None:
     """Make the SE-NAS figures (Figs. 1, 6, 7, 8 and quick looks) and Tables 1 and 3 from a results directory."""
     from analysis.figures import make_all_figures
@@ -286,7 +313,7 @@ def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summar
                senas_budget: float = typer.Option(240.0, help="Seconds allowed for the paper SE-NAS run."),
                only: Optional[str] = typer.Option(None, help="Comma-separated steps: perf,eval_space,senas_paper,mobilenet."),
                data_root: Optional[str] = DATA_ROOT,
-               groundtruth: Optional[str] = typer.Option(None, "--gt", help="Ground-truth file or NATS folder.")
+               groundtruth: Optional[str] = GT_OPTION
                ) -> None:
     """Every issue-6 speed target in one command (perf, full-space evaluation, paper SE-NAS run, MobileNet)."""
     from benchmark.perf_suite import SuiteConfig, run_suite, summary_table
@@ -339,8 +366,7 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      device: str = typer.Option("auto", help="auto | cpu | cuda"),
                      overrides: list[str] = SET,
                      data_root: Optional[str] = DATA_ROOT,
-                     groundtruth: Optional[str] = typer.Option(
-                         None, "--gt", help="Ground-truth file or NATS folder (recorded as gt_acc)."),
+                     groundtruth: Optional[str] = GT_OPTION,
                      quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
@@ -364,12 +390,19 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
 
 
 def main() -> None:
-    """Entry point: run the app; a NasBenchError becomes ``error: ...`` on stderr and exit code 2."""
+    """Entry point: run the app; a NasBenchError becomes ``error: ...`` on stderr and exit code 2; Ctrl-C
+    one line with the command that resumes, and exit code 130."""
+    from benchmark.interrupt import EXIT_CODE, Interrupted, ctrl_c_interrupts, resume_line
+
     try:
-        app()
+        with ctrl_c_interrupts():
+            app()
     except NasBenchError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except Interrupted:
+        typer.echo(resume_line(sys.argv[1:]), err=True)
+        sys.exit(EXIT_CODE)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ class StandaloneConfig:
     dataset: str
     preset: StandalonePreset
     seed: int = 0
+    threads: int = 1  # CPU (intra-op) threads: part of the identity, results depend on it (docs/reliability.md)
     device: str = "auto"
     data_root: str | None = None
     groundtruth: str | None = None  # file or NATS folder; None: the data root's table (as for method runs)
@@ -109,7 +110,7 @@ class StandaloneConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that must match for a checkpoint to be resumed (paths, device, ground truth aside)."""
         return {"method": METHOD, "arch": self.arch, "dataset": self.dataset, "seed": self.seed,
-                "preset": dataclasses.asdict(self.preset)}
+                "threads": self.threads, "preset": dataclasses.asdict(self.preset)}
 
 
 @dataclass
@@ -132,7 +133,6 @@ class StandaloneRun(ResumableRun):
     """Train ``cfg.arch`` from scratch, evaluate on valid and test, write ``result.json``; resumable."""
 
     state_class = StandaloneState
-    checkpoint_weights_only = True
     cfg: StandaloneConfig
     p: StandalonePreset
 

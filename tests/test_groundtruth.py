@@ -23,6 +23,7 @@ from analysis.groundtruth import (
     default_metric,
     load_groundtruth,
 )
+from analysis.groundtruth.official import trust_pickle
 from analysis.ranking import non_isomorphic
 from benchmark.errors import NasBenchError
 from benchmark.paths import data_root
@@ -310,6 +311,7 @@ def planted_pth(tmp_path_factory) -> tuple[Path, dict]:
                                "full": _arch_results(i, archs[i], 0.64)} for i in SEEDS}}
     path = tmp_path_factory.mktemp("pth") / "NAS-Bench-201-v1_1-planted.pth"
     torch.save(data, path)
+    trust_pickle(path)  # as `--gt PATH.pth` does: only an explicitly named .pth is unpickled
     return path, data
 
 
@@ -340,6 +342,8 @@ def test_official_pth(planted_pth, tmp_path):
 
 
 def test_official_pth_refusals(tmp_path):
+    for name in ("text.pth", "keys.pth", "few.pth"):
+        trust_pickle(tmp_path / name)
     (tmp_path / "text.pth").write_text("not a pickle")
     with pytest.warns(UserWarning), pytest.raises(NasBenchError, match="is not a NAS-Bench-201 .pth"):
         load_groundtruth(tmp_path / "text.pth")

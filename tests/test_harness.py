@@ -259,7 +259,8 @@ def test_corrupt_run_directory_is_reported_and_rerun(reference, tmp_path):
     run_dir = results / "runs" / spos
     for name in ("result.json", "ranking.parquet"):
         (run_dir / name).unlink()
-    (run_dir / "checkpoint.pt").write_bytes(b"PK\x03\x04 not a checkpoint")
+    for name in ("checkpoint.pt", "checkpoint.prev.pt"):  # an intact previous checkpoint would be resumed
+        (run_dir / name).write_bytes(b"PK\x03\x04 not a checkpoint")
     report, log = run_sweep(raw_config(), results)
     assert report.ran == 1 and "checkpoint.pt is not an intact torch checkpoint" in log
     pd.testing.assert_frame_equal(pd.read_parquet(results / "index.parquet")[COMPARED], expected[COMPARED])

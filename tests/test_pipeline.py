@@ -80,8 +80,9 @@ def test_same_seed_same_result_and_no_expand_ablation(tmp_path, root):
 
 
 def test_finished_run_is_not_redone(tmp_path, root):
-    (tmp_path / "result.json").write_text(json.dumps({"tau": 0.5}))
-    assert _run("spos", tmp_path) == {"tau": 0.5}
+    written = {"tau": 0.5, "config": _cfg("spos").identity()}
+    (tmp_path / "result.json").write_text(json.dumps(written))
+    assert _run("spos", tmp_path) == written
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path, root, monkeypatch):
@@ -97,7 +98,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path, root, monkeypatch):
 
 def test_corrupt_checkpoint_is_reported(tmp_path, root):
     (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
-    with pytest.raises(NasBenchError, match="unreadable"):
+    with pytest.raises(NasBenchError, match="no recorded SHA-256"):
         _run("spos", tmp_path)
 
 

@@ -216,7 +216,7 @@ class _BSNASRun:
         self.sampler = SpringFairSampler(self.space, cfg.seed)
         self.state: dict[str, Any] = {"epoch": 0, "train_log": [], "operator_rows": [], "samples": [], "steps": [],
                                       "timings": {"train_s": 0.0, "shrink_s": 0.0, "search_s": 0.0}}
-        ckpt = load_checkpoint(self.out / "checkpoint.pt", dist.device) if cfg.resume else None
+        ckpt = load_checkpoint(self.out / "checkpoint.pt", dist.device, self.log) if cfg.resume else None
         if ckpt is not None:
             self.space.restrict(ckpt["alive"])
             self.model.load_state_dict(ckpt["model"])

@@ -68,6 +68,7 @@ class DartsSearchConfig:
     criterion: str = "senas"
     normalization: str = "mean"
     expand: bool = True
+    threads: int = 1  # CPU (intra-op) threads: part of the identity, results depend on it (docs/reliability.md)
     device: str = "cpu"
     data_root: str | None = None
 

@@ -5,6 +5,10 @@ Ray tasks on an existing cluster (``ray``, an optional extra imported only here)
 Each executor calls ``on_start(spec)`` when a run starts and ``on_finish(spec, outcome)`` when it ends,
 with ``outcome = {"run_id", "status": "done" | "failed", "seconds", "error"}``; a run that dies without
 writing its own ``error.json`` (a killed worker process, a lost Ray task) gets one written here.
+
+The executor never changes a result: each run sets torch's CPU thread count from its own configuration
+(``threads``, part of the run id; :func:`benchmark.resumable.cpu_threads`), whatever the worker count or
+``OMP_NUM_THREADS`` of the process that runs it.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def run_local(specs: Sequence[RunSpec], results: Path, runtime: Runtime, on_star
 
 def worker_envs(workers: int) -> list[dict[str, str]]:
     """Environment of each worker slot: with GPUs, one visible GPU per slot (round robin over the GPUs
-    this process sees); on CPU, the cores split evenly through ``OMP_NUM_THREADS`` (unless already set)."""
+    this process sees); on CPU, the cores split evenly through ``OMP_NUM_THREADS`` (unless already set),
+    which sizes only thread pools outside torch's intra-op one: a run sets that from its ``threads``."""
     import torch
 
     count = torch.cuda.device_count()

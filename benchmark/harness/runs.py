@@ -17,7 +17,6 @@ import os
 import socket
 import time
 import traceback
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,15 +61,33 @@ class RunSpec:
 
     def describe(self) -> str:
         """A short human label, e.g. ``senas[random] cifar10 seed 1 (tiny)``."""
-        r = self.resolved
-        what = r["method"]
-        if "criterion" in r:
-            extras = [r["criterion"]] + ([] if r["normalization"] == "mean" else [r["normalization"]]) \
-                + ([] if r["expand"] else ["no expand"])
-            what += f"[{', '.join(extras)}]"
-        if "arch" in r:
-            what += f" {r['arch']}"
-        return f"{what} {r['dataset']} seed {r['seed']} ({r['preset']['name']})"
+        return describe_config(self.resolved)
+
+
+def describe_config(r: dict[str, Any]) -> str:
+    """A short human label of a resolved config (or a run's identity), e.g. ``senas[random] cifar10 seed 1
+    (tiny)``; missing fields are left out (the DARTS search names no method or dataset)."""
+    what = str(r.get("method", "search"))
+    if "criterion" in r:
+        extras = [str(r["criterion"])] + ([] if r.get("normalization", "mean") == "mean" else
+                                          [str(r["normalization"])]) + ([] if r.get("expand", True) else ["no expand"])
+        what += f"[{', '.join(extras)}]"
+    if "arch" in r:
+        what += f" {r['arch']}"
+    preset = r.get("preset")
+    name = preset.get("name") if isinstance(preset, dict) else None
+    return " ".join([what, *([str(r["dataset"])] if "dataset" in r else []), f"seed {r.get('seed')}",
+                     *([f"({name})"] if name else [])])
+
+
+def resolved_from_identity(identity: dict[str, Any]) -> dict[str, Any]:
+    """An identity as a resolved config: without the SE-NAS-only fields for other one-shot methods (they
+    do not apply there), as JSON reads it back (lists, not tuples)."""
+    resolved = json.loads(json.dumps(identity))
+    if resolved.get("method") not in ("senas", "standalone", None):
+        for key in SENAS_ONLY:
+            resolved.pop(key, None)
+    return resolved
 
 
 def oneshot_resolved(cfg: Any) -> dict[str, Any]:
@@ -81,6 +98,44 @@ def oneshot_resolved(cfg: Any) -> dict[str, Any]:
         for key in SENAS_ONLY:
             resolved.pop(key, None)
     return resolved
+
+
+def resolved_of(cfg: Any) -> dict[str, Any]:
+    """The resolved config of any run's config (one-shot, standalone, DARTS search): the dict a sweep
+    stores as ``config.json`` and :func:`run_id` hashes."""
+    return resolved_from_identity(cfg.identity())
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix or "config": d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+    return out
+
+
+def config_differences(theirs: Any, mine: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """``(key, theirs, mine)`` for every setting that differs (nested keys dotted: ``preset.lr``)."""
+    a, b = _flat(theirs), _flat(mine)
+    return [(k, a.get(k), b.get(k)) for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+
+
+def other_config_error(where: Path, theirs: Any, mine: dict[str, Any], fix: str) -> NasBenchError:
+    """The one-line refusal of a folder that holds another configuration's run: both configurations (short
+    descriptions and run ids) and the settings that differ; a thread count of its own (it changes results)."""
+    diff = config_differences(theirs, mine)
+    if [k for k, _, _ in diff] == ["threads"]:
+        _, t, m = diff[0]
+        return NasBenchError(f"{where} holds a run computed with threads={t}; this one asks for threads={m} "
+                             "(the CPU thread count changes the result, so it is part of the configuration)",
+                             f"resume it with --threads {t} (or `threads: {t}`); {fix}")
+    shown = ", ".join(f"{k}: {t!r} there, {m!r} here" for k, t, m in diff[:3]) + \
+        (f" and {len(diff) - 3} more" if len(diff) > 3 else "")
+    there = describe_config(theirs) if isinstance(theirs, dict) else "unreadable"
+    id_there = run_id(theirs) if isinstance(theirs, dict) else "?"
+    return NasBenchError(f"{where} belongs to a different configuration: it holds {there} (run id {id_there}), "
+                         f"not {describe_config(mine)} (run id {run_id(mine)}); they differ in {shown}", fix)
 
 
 def build_config(resolved: dict[str, Any], runtime: Runtime) -> Any:
@@ -131,15 +186,6 @@ def _read_json_dict(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _zip_intact(path: Path) -> bool:
-    """``torch.save`` writes a zip archive: check that it opens and every member's CRC matches."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return z.testzip() is None
-    except (zipfile.BadZipFile, OSError, EOFError):
-        return False
-
-
 def inspect_run(run_dir: Path) -> RunCheck:
     """Classify a run directory without running anything. A ``result.json`` of another result version
     raises :class:`IncompatibleResults`; anything else unreadable is ``corrupt``."""
@@ -179,10 +225,13 @@ def inspect_run(run_dir: Path) -> RunCheck:
             return RunCheck("failed", error=_read_json_dict(run_dir / "error.json"), resolved=resolved)
         except (OSError, ValueError) as e:
             return RunCheck("corrupt", f"error.json unreadable ({type(e).__name__})", resolved=resolved)
-    ckpt = run_dir / "checkpoint.pt"
-    if ckpt.exists() and not _zip_intact(ckpt):
-        return RunCheck("corrupt", "checkpoint.pt is not an intact torch checkpoint", resolved=resolved)
-    detail = "interrupted, resumes from checkpoint.pt" if ckpt.exists() else ""
+    from benchmark.checkpoint import verify
+
+    try:
+        found = verify(run_dir / "checkpoint.pt", "")
+    except NasBenchError as e:  # no file whose SHA-256 is recorded: never resumed from
+        return RunCheck("corrupt", e.problem, resolved=resolved)
+    detail = "" if found is None else found.note or f"interrupted, resumes from {found.path.name}"
     return RunCheck("pending", detail, resolved=resolved)
 
 

@@ -10,9 +10,7 @@ directories after every run.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +26,10 @@ from benchmark.harness.executors import EXECUTORS, run_local, run_ray, run_worke
 from benchmark.harness.index import build_index, write_index
 from benchmark.harness.runs import RUNS_DIR, RunSpec, inspect_run
 from benchmark.io import atomic_path, write_json
+from benchmark.locks import FolderLock
 
 LAYOUT_VERSION = 1
 VERSION_FILE = "VERSION"
-LOCK_FILE = ".lock"
 CORRUPT_DIR = "corrupt"
 
 
@@ -53,37 +51,14 @@ def check_version(results: Path, create: bool) -> None:
             tmp.write_text(f"{LAYOUT_VERSION}\n")
 
 
-class ResultsLock:
+class ResultsLock(FolderLock):
     """An exclusive ``fcntl.flock`` on ``RESULTS/.lock`` for the life of a sweep; refused if held.
 
     The lock belongs to the open file, so worker processes that inherit it keep it until they exit.
     """
 
     def __init__(self, results: Path):
-        self.path = results / LOCK_FILE
-        self.fd: int | None = None
-
-    def __enter__(self) -> ResultsLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise NasBenchError(f"another sweep is running on {self.path.parent} "
-                                f"({holder} holds {self.path})",
-                                "wait for it to finish, or sweep into another --out directory") from None
-        os.ftruncate(fd, 0)
-        holder = f"sweep pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
-        os.write(fd, holder.encode())
-        self.fd = fd
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        assert self.fd is not None
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        self.fd = None
+        super().__init__(results, "sweep", "wait for it to finish, or sweep into another --out directory")
 
 
 def remove_stale_temp_files(results: Path) -> list[Path]:
@@ -230,6 +205,12 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
                             "use --workers N >= 1 with --executor local (Ray schedules its own workers)")
     if address is not None and executor != "ray":
         raise NasBenchError("--address is for --executor ray", "add --executor ray or drop --address")
+    gt = config.runtime.groundtruth
+    if gt and str(gt).lower().endswith(".pth"):  # analysis.groundtruth.official: never unpickled from a config
+        raise NasBenchError(f"the sweep config names the official NB201 .pth {gt} as ground truth, which loads "
+                            "only by full unpickling (it can run code)",
+                            f"convert it once with `nasbench gt build --from {gt} --out TABLE.csv.gz` and name "
+                            "the table in the config")
     specs = config.runs()
     results = Path(results)
     if results.exists():

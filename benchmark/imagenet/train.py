@@ -22,9 +22,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from benchmark.checkpoint import read_checkpoint_file, write_checkpoint
 from benchmark.data.imagenet import set_epoch
 from benchmark.distributed import DistInfo, all_reduce_sum, barrier, is_main
-from benchmark.io import torch_save
 from benchmark.training import draw_group, group_step
 
 ForwardFn = Callable[..., Any]  # (model, x) -> output; (model, x, path) -> output when training groups of paths
@@ -190,25 +190,27 @@ def skipped_images(dist: DistInfo, *loaders: Any) -> int:
 
 # ------------------------------------------------------------------------------------------ checkpoints
 def save_checkpoint(path: str | Path, state: dict[str, Any], dist: DistInfo | None) -> None:
-    """Write ``state`` atomically from the main process (others wait), so a kill never leaves half a file."""
+    """Write ``state`` as plain data from the main process (others wait), atomically, with its SHA-256
+    recorded and the previous checkpoint kept (:mod:`benchmark.checkpoint`)."""
     if is_main(dist):
-        torch_save(path, state)
+        write_checkpoint(path, state)
     barrier(dist)
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any] | None:
-    """The checkpoint at ``path`` (tensors on ``device``), or ``None`` when there is none."""
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu",
+                    log: Log | None = None) -> dict[str, Any] | None:
+    """The newest intact checkpoint at ``path`` (SHA-256 checked, loaded weights-only: no code from the file
+    runs; tensors on ``device``), or ``None`` when there is none; a one-line error when none is intact."""
     path = Path(path)
-    if not path.is_file():
-        return None
-    return torch.load(path, map_location=device, weights_only=False)
+    return read_checkpoint_file(path, device, f"delete {path.name}* in {path.parent} to start over, or use "
+                                              "another --out", log)
 
 
 def resume_training(path: str | Path, device: torch.device | str, parts: dict[str, Any], log: Log,
                     resume: bool = True) -> dict[str, Any]:
     """The ``{"epoch", "log"}`` state of the checkpoint at ``path``, with every part (model, optimizer,
     scheduler, EMA; ``None`` skipped) restored from it; a fresh state without a checkpoint or ``resume``."""
-    ckpt = load_checkpoint(path, device) if resume else None
+    ckpt = load_checkpoint(path, device, log) if resume else None
     if ckpt is None:
         return {"epoch": 0, "log": []}
     for key, part in parts.items():

@@ -64,6 +64,7 @@ class RunConfig:
     criterion: str = "senas"
     normalization: str = "mean"
     expand: bool = True
+    threads: int = 1  # CPU (intra-op) threads: part of the identity, results depend on it (docs/reliability.md)
     device: str = "cpu"
     compile_ops: bool = False  # FastPath.compile_ops: an execution setting, like the device
     data_root: str | None = None

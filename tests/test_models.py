@@ -190,6 +190,21 @@ def test_supernet_path_equals_standalone(bn_affine, bn_track):
         assert torch.allclose(net(x), sup(x, arch), atol=1e-5), arch
 
 
+@pytest.mark.parametrize("bn_track", [True, False])
+def test_bn_track_covers_the_cells_only_and_the_rest_always_tracks(bn_track):
+    """As NB201's ``TinyNetworkRANDOM``: the search settings reach the cells' BatchNorm only; the stem, the
+    reduction blocks and lastact are affine and track running statistics (docs/batchnorm.md)."""
+    sup = NB201Supernet(C=4, N=1, bn_affine=False, bn_track=bn_track)
+    outside = {id(m) for s in sup.shared_modules() for m in s.modules() if isinstance(m, nn.BatchNorm2d)}
+    bns = [m for m in sup.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(outside) == 1 + 2 * 2 + 1 and len(bns) > len(outside)
+    for m in bns:
+        if id(m) in outside:
+            assert m.affine and m.track_running_stats and m.running_mean is not None
+        else:
+            assert not m.affine and m.track_running_stats == bn_track and (m.running_mean is not None) == bn_track
+
+
 def test_full_size_supernet_path_equals_standalone():
     sup = NB201Supernet()
     randomize(sup, seed=2)

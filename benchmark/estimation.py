@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 
 import numpy as np
 import torch
@@ -304,7 +304,9 @@ def group_logits(model: NB201Supernet, archs: Sequence[Arch], val_batches: Seque
     BatchNorm ``policy`` with statistics kept per architecture (recalibrated first if the policy says so).
 
     On CPU in fp32 each architecture's logits are bit-identical whatever the group it is evaluated in,
-    groups of one included, and equal to :func:`evaluate_arch`'s (tests/test_fastpath.py)."""
+    groups of one included, and equal to :func:`evaluate_arch`'s (tests/test_fastpath.py). Arguments are
+    checked at the call; iterate the result to its end (or close it): the supernet's BatchNorm layers are
+    rerouted while it runs and restored when it finishes."""
     if policy not in BN_POLICIES:
         raise ValueError(f"unknown BatchNorm policy {policy!r}")
     fast = FastPath() if fast is None else fast
@@ -312,8 +314,11 @@ def group_logits(model: NB201Supernet, archs: Sequence[Arch], val_batches: Seque
     g = len(archs)
     device = next(model.parameters()).device
     plan = _group_plan(model, archs, device)
-    tracked = {id(m) for m in _batchnorms(model) if m.running_mean is not None} if policy == "tracked" else \
-        _outside_cells(model) if policy == "nb201" else set()
+    tracked: set[int] = set()
+    if policy == "tracked":
+        tracked = {id(m) for m in _batchnorms(model) if m.running_mean is not None}
+    elif policy == "nb201":
+        tracked = _outside_cells(model)
     gbn = _GroupBatchNorm(policy, tracked)
 
     def logits(x: torch.Tensor) -> torch.Tensor:
@@ -321,14 +326,17 @@ def group_logits(model: NB201Supernet, archs: Sequence[Arch], val_batches: Seque
         with fast.evaluation(x.device.type):
             return _group_logits(model, plan, g, fast.prepare_input(x)).view(g, len(x), -1)
 
-    with _group_batchnorm(model, gbn), torch.no_grad():
-        if policy == "recalibrate":
-            for step, (x, _) in enumerate(recal_batches, start=1):
-                gbn.step = step
-                logits(x)
-            gbn.frozen = True
-        for x, _ in val_batches:
-            yield logits(x)
+    def run() -> Iterator[torch.Tensor]:
+        with _group_batchnorm(model, gbn), torch.no_grad():
+            if policy == "recalibrate":
+                for step, (x, _) in enumerate(recal_batches, start=1):
+                    gbn.step = step
+                    logits(x)
+                gbn.frozen = True
+            for x, _ in val_batches:
+                yield logits(x)
+
+    return run()  # checks above run now; the model is in evaluation state only while this is iterated
 
 
 def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches: Sequence[Batch],
@@ -341,10 +349,10 @@ def evaluate_arch_group(model: NB201Supernet, archs: Sequence[Arch], val_batches
     device = next(model.parameters()).device
     hits = torch.zeros(len(archs), dtype=torch.long, device=device)
     total = 0
-    batches = group_logits(model, archs, val_batches, policy, recal_batches, fast)
-    for (_, y), out in zip(val_batches, batches):
-        hits += (out.argmax(-1) == y).sum(1)
-        total += len(y)
+    with closing(group_logits(model, archs, val_batches, policy, recal_batches, fast)) as batches:
+        for out, (_, y) in zip(batches, val_batches):
+            hits += (out.argmax(-1) == y).sum(1)
+            total += len(y)
     return [100.0 * c / max(total, 1) for c in hits.tolist()]
 
 

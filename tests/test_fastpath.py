@@ -251,10 +251,17 @@ def test_every_group_size_gives_every_architecture_the_same_logits_and_accuracy(
         for lo in range(0, len(archs), g):
             chunk = archs[lo:lo + g]
             logits = torch.stack(list(group_logits(net, chunk, val, policy, recal)), dim=1)
+            assert net.training and not any("forward" in vars(m) for m in net.modules())  # restored
             for a, arch in enumerate(chunk):
                 assert torch.equal(logits[a], alone[lo + a]), (g, arch)
         assert np.array_equal(evaluate_archs(net, archs, val, policy, recal, fast=FastPath(eval_group=g)),
                               single), g
+
+
+def test_grouped_evaluation_refuses_an_unknown_policy_at_once(one_path):
+    net, _, _ = one_path
+    with pytest.raises(ValueError, match="unknown BatchNorm policy"):
+        evaluate_archs(net, ONE_PATH_ARCHS[:2], [], "running")
 
 
 def test_fp32_evaluation_under_a_bf16_training_fast_path():

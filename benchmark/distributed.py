@@ -44,7 +44,11 @@ def resolve_device(requested: str | None) -> torch.device:
     """``auto``/None -> CUDA when available, else CPU; ``cuda`` without a GPU is a one-line error."""
     if requested in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(requested)
+    try:
+        device = torch.device(requested)
+    except RuntimeError:  # torch lists every device type it knows; say which ones we run on
+        raise NasBenchError(f"--device {requested!r} is not a device this toolkit runs on",
+                            "choose from: auto, cpu, cuda, cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise NasBenchError("--device cuda asked for, but no CUDA device is available", "use --device cpu")
     return device

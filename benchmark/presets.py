@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import NasBenchError
-from benchmark.settings import named_preset, parse_overrides
+from benchmark.settings import check_ranges, named_preset, parse_overrides
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def validate(p: Preset) -> None:
     def bad(msg: str, fix: str) -> None:
         raise NasBenchError(msg, fix)
 
+    check_ranges(p)  # finite numbers; lr, momentum, weight decay, grad_clip within their ranges
     if p.bn_eval not in _BN_EVAL:
         bad(f"unknown bn_eval {p.bn_eval!r}", f"choose one of: {', '.join(_BN_EVAL)}")
     if p.bn_eval == "tracked" and not p.bn_track:

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from benchmark.errors import NasBenchError
 from benchmark.search.selection import SelectionPreset
-from benchmark.settings import named_preset, parse_overrides
+from benchmark.settings import check_ranges, named_preset, parse_overrides
 
 P = TypeVar("P")
 
@@ -133,6 +133,7 @@ def get_preset(presets: dict[str, P], name: str, overrides: dict[str, str] | Non
 
 def validate(p: SearchPreset | RetrainPreset) -> None:
     """Refuse impossible settings before anything runs."""
+    check_ranges(p)  # finite numbers; lr, momentum, weight decay, grad_clip, probabilities within range
     positive = ("C", "layers", "batch_size", "epochs", "stages", "first_stage_epochs", "epochs_per_stage",
                 "eval_batch_size", "criterion_samples", "merge_threshold", "image_size", "selection_samples")
     for key in positive:

@@ -21,6 +21,7 @@ import yaml
 
 from benchmark.errors import NasBenchError
 from benchmark.harness.runs import RunSpec, Runtime, oneshot_resolved
+from benchmark.inputs import MAX_SEED
 from benchmark.settings import typed_overrides
 
 TOP_KEYS = ("name", "methods", "datasets", "seeds", "presets", "criteria", "normalizations", "expand", "space",
@@ -29,6 +30,7 @@ STANDALONE_KEYS = ("archs", "sample_archs", "set")
 SAMPLE_KEYS = ("n", "seed")
 SENAS_KEYS = ("criteria", "normalizations", "expand")
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+MAX_SEEDS = 10_000  # seeds of one sweep: far above any paper's, far below a sweep that cannot be listed
 
 
 @contextmanager
@@ -76,16 +78,31 @@ def _choices(raw: dict, key: str, allowed: list[str], default: list[Any] | None)
 def _seeds(raw: dict) -> tuple[int, ...]:
     value = raw.get("seeds", [0])
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 1:
-            raise NasBenchError(f"seeds = {value} must be at least 1", "give N >= 1 (seeds 0..N-1) or a list")
+        if not 1 <= value <= MAX_SEEDS:
+            raise NasBenchError(f"seeds = {value} is not a number of seeds",
+                                f"give N from 1 to {MAX_SEEDS} (seeds 0..N-1) or a list of seeds")
         return tuple(range(value))
     seeds = []
-    for i, s in enumerate(_as_list(value, "seeds")):
-        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
-            raise NasBenchError(f"seeds[{i}] = {s!r} is not a seed", "use integers >= 0")
+    items = _as_list(value, "seeds")
+    if len(items) > MAX_SEEDS:
+        raise NasBenchError(f"seeds lists {len(items)} seeds", f"list at most {MAX_SEEDS}")
+    for i, s in enumerate(items):
+        if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= MAX_SEED:
+            raise NasBenchError(f"seeds[{i}] = {s!r} is not a seed", "use integers >= 0 and below 2^63")
         if s not in seeds:
             seeds.append(s)
     return tuple(seeds)
+
+
+def _name(raw: dict, source: str) -> str:
+    """The sweep's name: one folder name (``results/<name>``), never a path out of the results folder."""
+    name = raw.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        raise NasBenchError(f"name = {name!r} is not a string", "give the sweep a short text label")
+    if name.strip() in ("", ".", "..") or any(c in name for c in "/\\\0") or Path(name).is_absolute():
+        raise NasBenchError(f"name = {name!r} is not a folder name (it would write outside results/)",
+                            "give the sweep a plain name without slashes, e.g. name: tiny_seeds")
+    return name
 
 
 def _bools(raw: dict, key: str) -> tuple[bool, ...]:
@@ -210,9 +227,7 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
                 else "a standalone section is given but methods has no standalone"
             raise NasBenchError(problem, "list standalone in methods together with a standalone: "
                                          "{archs: [...]} or {sample_archs: {n: 30, seed: 0}} section")
-        name = raw.get("name", Path(source).stem)
-        if not isinstance(name, str):
-            raise NasBenchError(f"name = {name!r} is not a string", "give the sweep a short text label")
+        name = _name(raw, source)
         device = raw.get("device", "auto")
         if not isinstance(device, str) or not _DEVICE.match(device):
             raise NasBenchError(f"device = {device!r} is not allowed", "choose from: auto, cpu, cuda, cuda:N")

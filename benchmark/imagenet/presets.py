@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.search.selection import SelectionPreset
-from benchmark.settings import named_preset, parse_overrides
+from benchmark.settings import check_ranges, named_preset, parse_overrides
 
 SHARINGS = ("shared", "independent")
 CRITERIA = ("senas", "accuracy")
@@ -100,7 +100,9 @@ def get_preset(name: str, overrides: dict[str, str] | None = None) -> MobileNetP
 
 def validate_imagenet_run(p: Any, positive: tuple[str, ...]) -> None:
     """The checks every ImageNet search preset needs (MobileNet here, BS-NAS): ``positive`` fields at least
-    1, image sizes, FLOPs budgets and their window, retraining's smoothing and EMA, the image subset."""
+    1, image sizes, FLOPs budgets and their window, retraining's smoothing and EMA, the image subset; every
+    number finite and the optimiser's settings within :data:`benchmark.settings.RANGES`."""
+    check_ranges(p)
     for key in positive:
         if getattr(p, key) < 1:
             raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}",

@@ -211,8 +211,11 @@ def _read_result(root: Path, row: pd.Series) -> dict[str, Any]:
                             "rerun `nasbench sweep` on the directory to redo that run")
     try:
         result = json.loads(path.read_text())
-    except json.JSONDecodeError:
+    except (UnicodeDecodeError, json.JSONDecodeError):
         raise NasBenchError(f"{path} is not valid JSON", "rerun `nasbench sweep` to redo that run") from None
+    if not isinstance(result, dict):
+        raise NasBenchError(f"{path} is not a run result: it holds a JSON {type(result).__name__}",
+                            "rerun `nasbench sweep` on the directory to redo that run")
     version = result.get("version")
     if version not in SUPPORTED_RESULT_VERSIONS:
         raise NasBenchError(
@@ -227,7 +230,11 @@ def _read_table(root: Path, row: pd.Series, name: str) -> pd.DataFrame:
     if not path.is_file():
         raise NasBenchError(f"run {row['run_id']} is marked done but {path} is missing",
                             "rerun `nasbench sweep` on the directory to redo that run")
-    table = pd.read_parquet(path)
+    try:
+        table = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow's errors vary by damage; an unreadable table is reported
+        raise NasBenchError(f"{path} is unreadable ({type(e).__name__})",
+                            "rerun `nasbench sweep` on the directory to redo that run") from None
     for i, col in enumerate(META):
         table.insert(i, col, row[col])
     return table
@@ -238,9 +245,14 @@ def _standalone_row(row: pd.Series, result: dict[str, Any]) -> dict[str, Any]:
         if key not in result:
             raise NasBenchError(f"standalone run {row['run_id']} has no {key!r} in result.json",
                                 "rerun it with this toolkit's `nasbench sweep`")
+    try:
+        accs = {k: float(result[k]) for k in ("val_acc", "test_acc")}
+        accs["gt_acc"] = float(result.get("gt_acc", float("nan")))
+    except (TypeError, ValueError):
+        raise NasBenchError(f"standalone run {row['run_id']} has a non-numeric accuracy in result.json",
+                            "rerun it with this toolkit's `nasbench sweep`") from None
     return {"run_id": row["run_id"], "dataset": row["dataset"], "seed": row["seed"], "preset": row["preset"],
-            "arch": result["arch"], "val_acc": float(result["val_acc"]),
-            "test_acc": float(result["test_acc"]), "gt_acc": float(result.get("gt_acc", float("nan")))}
+            "arch": result["arch"], **accs}
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:

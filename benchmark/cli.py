@@ -9,8 +9,9 @@ from typing import Any, Optional
 
 import typer
 
+from benchmark import inputs
 from benchmark.cli_options import SET, parse_overrides
-from benchmark.errors import NasBenchError
+from benchmark.errors import NasBenchError, disk_full
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.")
@@ -84,9 +85,8 @@ def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 
     datasets = ("cifar10", "cifar100", "imagenet16-120")
     if dataset not in datasets:
         raise NasBenchError(f"unknown dataset {dataset!r}", f"choose one of: {', '.join(datasets)}")
-    if arch.strip().lstrip("-").isdigit():
+    if (index := inputs.index_argument(arch)) is not None:
         root = resolve_root(data_root)
-        index = int(arch)
         string = load_index(root).to_string(index)
     else:
         string = format_arch(parse_arch(arch))
@@ -160,6 +160,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
     from benchmark.methods import METHODS, RunConfig
     from benchmark.presets import get_preset
 
+    inputs.check_run(out, device, seed, () if overwrite else inputs.ONESHOT_RESULT)
     cls = METHODS.get(method)
     cfg = RunConfig(method=method, dataset=dataset, preset=get_preset(preset, parse_overrides(overrides)),
                     seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
@@ -198,6 +199,8 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
 
+    inputs.output_folder(out)
+    inputs.check_device(device)
     raw = {"name": "compare", "methods": ["spos", "senas"], "datasets": [dataset], "seeds": seeds,
            "presets": [preset], "set": parse_overrides(overrides), "device": device}
     if data_root:
@@ -242,7 +245,7 @@ def gt_build(source: Path = typer.Option(..., "--from", callback=_trusted_gt,
     """Turn an official ground-truth source into the compact table once, so later runs load in a second."""
     from analysis.groundtruth import build_table
 
-    build_table(source, out)
+    build_table(source, inputs.output_file(out))
     typer.echo(f"wrote {out}")
 
 
@@ -261,6 +264,7 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
     from analysis.results import load_results, resolve_groundtruth
     from analysis.tables import save_markdown, table1, table3
 
+    inputs.output_folder(out)
     results = load_results(results_dir)
     gt = resolve_groundtruth(groundtruth)
     paths = make_all_figures(results, out, groundtruth=gt)
@@ -349,6 +353,7 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
     if dry_run:
         plan_only(cfg, results, Console())
         return
+    inputs.output_folder(results)
     report = sweep(cfg, results, executor=executor, workers=workers, address=address)
     typer.echo(f"{report.ran} run(s) now, {report.skipped} finished before, {len(report.failed)} failed; "
                f"index: {results / 'index.parquet'}")
@@ -374,8 +379,9 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
     from benchmark.spaces.nb201 import load_index
     from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
 
-    if arch.strip().isdigit():
-        arch = load_index(resolve_root(data_root)).to_string(int(arch))
+    inputs.check_run(out, device, seed, inputs.STANDALONE_RESULT)
+    if (index := inputs.index_argument(arch)) is not None:
+        arch = load_index(resolve_root(data_root)).to_string(index)
     cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
                            groundtruth=groundtruth, preset=get_standalone_preset(preset, parse_overrides(overrides)))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
@@ -399,6 +405,11 @@ def main() -> None:
             app()
     except NasBenchError as e:
         typer.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except (OSError, RuntimeError) as e:  # a full disk is bad input too: one line naming the folder
+        if (full := disk_full(e)) is None:
+            raise
+        typer.echo(f"error: {full}", err=True)
         sys.exit(2)
     except Interrupted:
         typer.echo(resume_line(sys.argv[1:]), err=True)

@@ -252,7 +252,8 @@ def test_nats_table_and_round_trip(nats_gt, tmp_path):
         arch = t["arch"][i]
         for metric in REPORTED:
             assert built.accuracy(arch, *metric.split("/")) == nats_gt.accuracy(arch, *metric.split("/"))
-    pd.testing.assert_frame_equal(built.table(), t)
+    recorded = t.loc[sorted(FIXTURE_INDICES)].reset_index(drop=True)  # a partial source: its records only
+    pd.testing.assert_frame_equal(built.table(), recorded)
     again = build_table(_shared(NATS), tmp_path / "again.csv.gz")
     assert again.read_bytes() == out.read_bytes()
     with pytest.raises(NasBenchError, match="already a compact table"):

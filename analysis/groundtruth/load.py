@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analysis.groundtruth.base import GroundTruth
+from analysis.groundtruth.metrics import REPORTED
 from analysis.groundtruth.nats import META
 from analysis.groundtruth.table import TableGroundTruth, read_table, write_table
 from benchmark.errors import NasBenchError
@@ -84,10 +85,13 @@ def build_table(source_path: str | os.PathLike, out_path: str | os.PathLike) -> 
     """``nasbench gt build``: write an official .pth or NATS-tss folder as a compact table, atomically.
 
     The output has the columns of nb201_groundtruth.csv.gz that the source has (accuracies are seed
-    means at 200 epochs, missing records are empty), so later runs load it in well under a second.
+    means at 200 epochs) and a row per architecture the source records (a partial NATS folder gives a
+    partial table), so later runs load it in well under a second.
     """
     gt = load_groundtruth(source_path)
     if gt.kind == "table":
         raise NasBenchError(f"{source_path} is already a compact table",
                             "pass an official .pth or a NATS-tss folder")
-    return write_table(gt.compact(), Path(out_path))
+    compact = gt.compact()
+    recorded = compact[[c for c in REPORTED.values() if c in compact]].notna().any(axis=1)
+    return write_table(compact[recorded].reset_index(drop=True), Path(out_path))

@@ -48,8 +48,14 @@ def load_nats(folder: Path) -> ApiGroundTruth:
     recorded = {int(s) for s in stems if s.isdigit()}
 
     def fetch(index: int) -> ArchRecord:
-        full = api.query_meta_info_by_index(index, hp="200")
-        less = api.query_meta_info_by_index(index, hp="12") if "12" in api.arch2infos_dict[index] else None
+        try:
+            full = api.query_meta_info_by_index(index, hp="200")
+            less = api.query_meta_info_by_index(index, hp="12") if "12" in api.arch2infos_dict[index] else None
+        except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError, AttributeError) as e:
+            record = folder / f"{index:06d}.pickle.pbz2"
+            raise NasBenchError(f"NATS record {record} is unreadable ({type(e).__name__}: truncated or damaged)",
+                                "restore it from the NATS-tss-v1_0-3ffb9-simple archive, or delete it to leave "
+                                "that architecture out") from None
         api.arch2infos_dict.pop(index)  # drop the API's cached copy of the full record
         api.evaluated_indexes.discard(index)
         return read_record(full, less)

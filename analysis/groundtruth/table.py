@@ -1,7 +1,9 @@
 """The compact ground-truth table (the layout of ``nb201/nb201_groundtruth.csv.gz``, see its README).
 
 One row per architecture: ``index``, ``arch``, seed-mean 200-epoch accuracies (``cifar10_valid``,
-``cifar10_test``, ...), params/FLOPs and ``nats_unique_str``. It holds seed means only. In the shared
+``cifar10_test``, ...), params/FLOPs and ``nats_unique_str``. It holds seed means only. A table file is
+refused when loaded if an accuracy lies outside [0, 100] or a reported accuracy is NaN; a table built
+from a partial source lists only the architectures it has. In the shared
 table ``cifar10_test`` comes from NATS-Bench tss and the other accuracies from NB201 v1_1 (the README
 lists where the two releases differ).
 """
@@ -13,6 +15,7 @@ import math
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.groundtruth.base import GroundTruth
@@ -46,17 +49,37 @@ def check_compact(df: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = [c for c in numeric if not pd.api.types.is_numeric_dtype(df[c])]
     if bad:
         raise NasBenchError(f"{source}: non-numeric values in column {', '.join(bad)}", _FIX)
+    for col in (c for c in ACCURACIES.values() if c in df.columns):
+        values = df[col].to_numpy(dtype=float)
+        outside = ~np.isnan(values) & ~((values >= 0) & (values <= 100))
+        if outside.any():
+            row = int(np.flatnonzero(outside)[0])
+            raise NasBenchError(f"{source}: accuracy {values[row]} of index {df['index'].iloc[row]} in column "
+                                f"{col} lies outside [0, 100]", _FIX)
     return df.sort_values("index", kind="stable").reset_index(drop=True)
 
 
+def check_complete(df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Refuse a table file with a NaN accuracy in a reported column (a damaged or hand-edited row would
+    otherwise only fail, or skew tau, after training); a partial source's table lists only its records."""
+    for col in (c for c in REPORTED.values() if c in df.columns):
+        missing = df[col].isna().to_numpy()
+        if missing.any():
+            row = int(np.flatnonzero(missing)[0])
+            raise NasBenchError(f"{source}: index {df['index'].iloc[row]} has no value (NaN) in column {col} "
+                                f"({int(missing.sum())} row(s) like it)", _FIX)
+    return df
+
+
 def read_table(path: Path) -> pd.DataFrame:
-    """Read and validate a compact table from .csv or .csv.gz."""
+    """Read and validate a compact table from .csv or .csv.gz: columns, indices, strings, accuracies in
+    [0, 100] and no NaN among the reported accuracies."""
     try:
         df = pd.read_csv(path)
     except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile, zlib.error, pd.errors.ParserError,
             pd.errors.EmptyDataError) as e:
         raise NasBenchError(f"cannot read ground-truth table {path}: {type(e).__name__}", _FIX) from None
-    return check_compact(df, str(path))
+    return check_complete(check_compact(df, str(path)), str(path))
 
 
 def write_table(compact: pd.DataFrame, out: Path) -> Path:

@@ -28,6 +28,9 @@ from benchmark.io import read_json, write_json
 RUNS_DIR = "runs"
 SENAS_ONLY = ("criterion", "normalization", "expand")
 ONESHOT_TABLES = ("ranking", "tau_curve", "operators")
+# what the results index reads from a finished run's result.json (benchmark.harness.index.index_row)
+RESULT_KEYS = {"oneshot": ("tau", "spearman", "final_space_size", "n_ranked", "best_arch", "best_gt"),
+               "standalone": ("val_acc", "test_acc")}
 
 
 def run_id(resolved: dict[str, Any]) -> str:
@@ -214,6 +217,8 @@ def inspect_run(run_dir: Path) -> RunCheck:
             return RunCheck("corrupt", f"config.json does not describe a run ({e})", resolved=resolved)
         if result.get("config") != expected:
             return RunCheck("corrupt", "result.json belongs to a different configuration", resolved=resolved)
+        if problem := _result_problem(result, resolved["method"]):
+            return RunCheck("corrupt", problem, resolved=resolved)
         if resolved["method"] != "standalone":
             bad = [t for t in ONESHOT_TABLES if not _parquet_readable(run_dir / f"{t}.parquet")]
             if bad:
@@ -233,6 +238,16 @@ def inspect_run(run_dir: Path) -> RunCheck:
         return RunCheck("corrupt", e.problem, resolved=resolved)
     detail = "" if found is None else found.note or f"interrupted, resumes from {found.path.name}"
     return RunCheck("pending", detail, resolved=resolved)
+
+
+def _result_problem(result: dict[str, Any], method: str) -> str | None:
+    """Why a result.json cannot be indexed (a key the index reads is missing or mistyped), else None."""
+    missing = [k for k in RESULT_KEYS["standalone" if method == "standalone" else "oneshot"] if k not in result]
+    if missing:
+        return f"result.json lacks {', '.join(missing)}"
+    if method != "standalone" and not isinstance(result["best_gt"], dict):
+        return "result.json has a best_gt that is not a mapping"
+    return None
 
 
 def _parquet_readable(path: Path) -> bool:

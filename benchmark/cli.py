@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from benchmark import inputs
-from benchmark.cli_options import SET, parse_overrides
+from benchmark.cli_options import SET, parse_overrides, run_app
 from benchmark.errors import NasBenchError, disk_full
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -402,7 +402,9 @@ def main() -> None:
 
     try:
         with ctrl_c_interrupts():
-            app()
+            code = run_app(app)
+        if code:
+            sys.exit(code)
     except NasBenchError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)

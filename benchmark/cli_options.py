@@ -21,3 +21,26 @@ def parse_overrides(items: list[str], example: str = "epochs_per_stage=5") -> di
             raise NasBenchError(f"--set {item!r} is not KEY=VALUE", f"write e.g. --set {example}")
         out[key.strip()] = value.strip()
     return out
+
+
+def run_app(app: typer.Typer) -> int:
+    """Run ``app`` and return its exit code, with click's usage errors (unknown option, missing or malformed
+    argument) raised as one line like any other bad input: ``NasBenchError(problem, 'see ... --help')``.
+    A group called without a command has printed its help already (exit code 2)."""
+    import typer.core
+
+    click = getattr(typer.core, "_click", None) or typer.core.click  # typer >= 0.22 vendors click
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":
+            return e.exit_code
+        where = e.ctx.command_path if e.ctx is not None else "nasbench"
+        raise NasBenchError(" ".join(e.format_message().split()), f"see {where} --help") from None
+    except click.exceptions.ClickException as e:
+        e.show()
+        return e.exit_code
+    except typer.Abort:  # click.Abort (typer re-exports it)
+        typer.echo("Aborted!", err=True)
+        return 1
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0

@@ -2,18 +2,23 @@
 synthetic results directory written here, once against the committed ``results/tiny`` when it exists.
 
 Parameters are passed papermill-style: a cell tagged ``injected-parameters`` is inserted right after the
-cell tagged ``parameters``. Notebooks run two at a time (each in its own kernel).
+cell tagged ``parameters``. Notebooks run two at a time (each in its own kernel). Every output goes to a
+temporary folder (``OUT_DIR``, and ``$NASBENCH_NOTEBOOK_OUT`` for the kernel), and a notebook run by hand
+writes into a git-ignored folder, so neither leaves the checkout dirty.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
-
 from test_analysis import write_results_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,8 +53,8 @@ def execute(name: str, results_dir: Path, out_dir: Path) -> Exception | None:
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     inject_parameters(nb, RESULTS_DIR=str(results_dir), OUT_DIR=str(out_dir))
     try:
-        NotebookClient(nb, timeout=120, kernel_name="python3",
-                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}},
+                       ).execute(env={**os.environ, "NASBENCH_NOTEBOOK_OUT": str(out_dir)})
     except Exception as e:  # noqa: BLE001 - reported by the test of that notebook
         return e
     return None
@@ -86,6 +91,23 @@ def test_every_notebook_is_covered():
         assert "OUT_DIR" in params[0].source
 
 
+def test_notebooks_write_outside_the_committed_tree_by_default():
+    """Run by hand with its defaults, a notebook writes into a git-ignored folder, never into results/."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    for name in OUTPUTS:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        scope: dict = {}
+        with mock.patch.dict(os.environ):
+            os.environ.pop("NASBENCH_NOTEBOOK_OUT", None)
+            exec(params.source, scope)  # noqa: S102 - the notebook's own parameter cell
+        out = (NOTEBOOKS / scope["OUT_DIR"]).resolve()
+        probe = out.relative_to(REPO) / "fig.png"
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(probe)], cwd=REPO, check=False).returncode == 0
+        assert ignored, f"{name}.ipynb writes to {out}, which git tracks"
+
+
 @pytest.mark.parametrize("name", sorted(OUTPUTS))
 def test_notebook_on_synthetic_results(synthetic, name):
     out_dir, errors = synthetic
@@ -99,5 +121,5 @@ def test_notebooks_on_committed_tiny_results(tmp_path):
     errors = execute_all(COMMITTED, tmp_path)
     failed = {name: str(e)[:500] for name, e in errors.items() if e is not None}
     assert not failed
-    for name, output in OUTPUTS.items():
+    for output in OUTPUTS.values():
         check_output(tmp_path / output)

@@ -286,7 +286,7 @@ def test_run_interrupted_before_its_first_checkpoint_leaves_no_folder(tmp_path, 
 
 def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path, monkeypatch, capsys):
     handler = signal.getsignal(signal.SIGINT)
-    monkeypatch.setattr(cli, "app", lambda: signal.raise_signal(signal.SIGINT))
+    monkeypatch.setattr(cli, "app", lambda **kwargs: signal.raise_signal(signal.SIGINT))
     code, out, err = nasbench(monkeypatch, capsys, "run", "spos", "--out", str(tmp_path / "my run"))
     assert code == 130 and out == ""
     assert err.strip().splitlines() == [

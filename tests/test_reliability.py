@@ -177,6 +177,18 @@ def test_resume_under_another_thread_count_is_refused(tmp_path, root, monkeypatc
     assert "--threads 1" in str(e.value) and "\n" not in str(e.value)
 
 
+def test_sweep_run_recorded_without_a_thread_count_is_rerun_not_resumed(tmp_path):
+    """A run folder written before ``threads`` was recorded would compute another run: corrupt (quarantined
+    and rerun by a sweep), never resumed or returned under a thread count it did not use."""
+    from benchmark.harness.runs import inspect_run
+
+    old = {k: v for k, v in parse_config(sweep_config()).runs()[0].resolved.items() if k != "threads"}
+    run_dir = tmp_path / run_id(old)
+    write_json(run_dir / "config.json", old)
+    check = inspect_run(run_dir)
+    assert check.status == "corrupt" and "lacks settings this toolkit records (threads)" in check.detail
+
+
 @pytest.mark.slow
 def test_one_run_id_one_ranking_whatever_runs_it(tmp_path, root, monkeypatch, capsys):
     """``nasbench run``, a sweep in this process and a sweep's worker process, each starting from another

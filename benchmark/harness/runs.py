@@ -200,6 +200,14 @@ def inspect_run(run_dir: Path) -> RunCheck:
         return RunCheck("corrupt", f"config.json unreadable ({type(e).__name__})")
     if run_id(resolved) != run_dir.name:
         return RunCheck("corrupt", "config.json does not hash to the directory's run id", resolved=resolved)
+    try:
+        complete = resolved_of(build_config(resolved, Runtime()))
+    except (TypeError, KeyError, NasBenchError) as e:
+        return RunCheck("corrupt", f"config.json does not describe a run ({e})", resolved=resolved)
+    if complete != resolved:  # e.g. written before ``threads`` was recorded: this toolkit computes another run
+        missing = sorted(complete.keys() - resolved.keys()) or [k for k, _, _ in config_differences(resolved, complete)]
+        return RunCheck("corrupt", f"config.json lacks settings this toolkit records ({', '.join(missing)})",
+                        resolved=resolved)
     result_path = run_dir / "result.json"
     if result_path.exists():
         try:

@@ -9,6 +9,11 @@ A panel whose data is absent says what is missing instead of staying blank.
 - :func:`fig6_operator_distribution` - Fig. 6, operators kept/removed against ground-truth rank per stage.
 - :func:`fig7_tau_curve` - Fig. 7, Kendall's tau against epoch, SE-NAS against SPOS, per dataset.
 - :func:`fig8_tau_distribution` - Fig. 8, tau over repeated runs per dataset and method.
+- :func:`fig7_like_for_like`, :func:`fig8_like_for_like` - the same two figures like-for-like: every
+  method ranks exactly the architectures SE-NAS ranked (``paired.parquet``, :mod:`benchmark.pairing`).
+
+Figs. 7 and 8 draw the noise ceiling (:func:`analysis.precision.noise_ceiling`): the tau a perfect
+estimator reaches on the same architectures and number of validation images.
 - :func:`tau_comparison`, :func:`ranking_scatter`, :func:`criteria_retention` - quick looks.
 """
 
@@ -35,6 +40,7 @@ from analysis.ranking import kendall_tau  # noqa: E402
 from analysis.results import Results, dataset_name, load_results, order_labels  # noqa: E402
 from analysis.stats import (  # noqa: E402
     operator_retention,
+    paired_curves,
     ranking_distribution,
     tau_curves,
     tau_statistics,
@@ -43,6 +49,7 @@ from analysis.stats import (  # noqa: E402
 from benchmark.io import atomic_path  # noqa: E402
 
 BASELINE, OURS = "SPOS", "SE-NAS"
+CEILING_COLOR = "0.35"
 PAPER_PAIR = (OURS, BASELINE)
 CRITERION_ORDER = ("random", "magnitude", "senas")
 CRITERION_NAMES = {"random": "Random", "magnitude": "Magnitude", "senas": "SE-NAS (Eq. 7)",
@@ -235,6 +242,7 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
     dotted lines mark the epochs where SE-NAS shrinks (end of each stage)."""
     _style()
     curves = tau_curves(results.tau_curve, labels) if len(results.tau_curve) else pd.DataFrame()
+    ceilings = _ceilings(results.tau_curve)
     datasets = _datasets(results, labels)
     colors = label_colors(labels)
     ncols = max(len(datasets), 1)
@@ -252,6 +260,10 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
             std = c["std"].fillna(0)
             ax.fill_between(c["epoch"], c["mean"] - std, c["mean"] + std, color=colors[label], alpha=0.18,
                             lw=0)
+            ceiling = ceilings.get((ds, label))
+            if ceiling is not None and ceiling.notna().any():
+                ax.plot(ceiling.index, ceiling.values, ls="--", lw=1, color=colors[label],
+                        label=f"{label} noise ceiling")
         for e in ends[:-1]:
             ax.axvline(e, ls=":", color="0.4", lw=1)
         ax.set_title(dataset_name(ds))
@@ -259,12 +271,76 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(loc="best", fontsize=8)
     axes[0, 0].set_ylabel("Kendall's Tau")
-    fig.suptitle("Evolution of ranking correlation\n(mean ± std over seeds; dotted: SE-NAS shrinks)",
-                 fontsize=11)
+    fig.suptitle("Evolution of ranking correlation, the paper's reading: each method over its own space\n"
+                 "(mean ± std over seeds; dashed: noise ceiling; dotted: SE-NAS shrinks)", fontsize=11)
     fig.tight_layout()
     runs = results.runs()[lambda d: d["label"].isin(labels)]
     return _save(fig, out_dir, "fig7_tau_curve",
-                 _caption("SE-NAS Fig. 7 layout; baseline = SPOS", results, runs))
+                 _caption("SE-NAS Fig. 7 layout (not like-for-like: SE-NAS ranks its shrunk space, SPOS "
+                          "the whole space); baseline = SPOS", results, runs))
+
+
+def _ceilings(tau_curve: pd.DataFrame) -> dict[tuple[str, str], pd.Series]:
+    """Mean noise ceiling over runs per (dataset, label), indexed by epoch (empty for old results)."""
+    if tau_curve.empty or "ceiling_median" not in tau_curve:
+        return {}
+    g = tau_curve.groupby(["dataset", "label", "epoch"])["ceiling_median"].mean()
+    return {(ds, label): s.droplevel([0, 1]) for (ds, label), s in g.groupby(level=[0, 1])}
+
+
+def _point_names(points: pd.DataFrame) -> list[str]:
+    return list(points.sort_values("order")["point"].drop_duplicates())
+
+
+def fig7_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
+    """Fig. 7 like-for-like: at each ranking point of SE-NAS (tau epochs, then the final space) every
+    method ranks exactly the architectures SE-NAS ranked; mean +- std over seeds, with the noise ceiling
+    of those architectures (grey band: its 95% range)."""
+    _style()
+    curves = paired_curves(results.paired)
+    datasets = _sort_datasets(set(curves["dataset"]))
+    ncols = max(len(datasets), 1)
+    fig, axes = plt.subplots(1, ncols, figsize=(max(4.8 * ncols, 7.5), 3.9), squeeze=False)
+    if not datasets:
+        _missing(axes[0, 0], "no like-for-like pairs: sweep SE-NAS with spos or spos_avg of the same seeds "
+                             "(`nasbench compare` does)")
+    labels = order_labels(curves["label"].unique())
+    colors = label_colors(labels)
+    for ax, ds in zip(axes[0], datasets):
+        c_ds = curves[curves["dataset"] == ds]
+        names = _point_names(c_ds)
+        x_of = {p: i for i, p in enumerate(names)}
+        ceiling = c_ds.drop_duplicates("point").set_index("point").loc[names]
+        xs = np.arange(len(names))
+        ax.fill_between(xs, ceiling["ceiling_low"], ceiling["ceiling_high"], color=CEILING_COLOR, alpha=0.12,
+                        lw=0)
+        ax.plot(xs, ceiling["ceiling_median"], ls="--", lw=1, color=CEILING_COLOR, label="noise ceiling")
+        for label in labels:
+            c = c_ds[c_ds["label"] == label]
+            if c.empty:
+                continue
+            x = c["point"].map(x_of).to_numpy()
+            std = c["std"].fillna(0).to_numpy()
+            ax.plot(x, c["mean"], marker="o", ms=4, color=colors[label], label=f"{label} (n={int(c['n'].max())})")
+            ax.fill_between(x, c["mean"] - std, c["mean"] + std, color=colors[label], alpha=0.15, lw=0)
+        archs = ceiling["n_ranked"].round().astype(int)
+        ax.set_xticks(xs, [f"{p}\n{n} archs" for p, n in zip(names, archs)], fontsize=8)
+        ax.axhline(0, color="0.6", lw=0.6)
+        ax.set_title(dataset_name(ds))
+        ax.legend(loc="best", fontsize=7.5)
+    axes[0, 0].set_ylabel("Kendall's Tau (same architectures)")
+    fig.suptitle("Ranking correlation like-for-like: every method ranks the architectures SE-NAS ranked\n"
+                 "(mean ± std over seeds; dashed and grey: noise ceiling and its 95% range)", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, out_dir, "fig7_like_for_like",
+                 _caption("Fig. 7 like-for-like", results, _paired_runs(results)))
+
+
+def _paired_runs(results: Results) -> pd.DataFrame:
+    """The finished runs that appear in ``results.paired`` (ranked or baseline)."""
+    names = set(results.paired.get("ranked_run", [])) | set(results.paired.get("baseline_run", []))
+    runs = results.runs()
+    return runs[runs["run_dir"].map(lambda r: Path(str(r)).name).isin(names)]
 
 
 # ------------------------------------------------------------------------------------------ Fig. 8
@@ -281,7 +357,7 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
     """SE-NAS Fig. 8: distribution of the final Kendall's tau over repeated runs, per dataset and method."""
     _style()
     runs = results.runs()[lambda d: d["label"].isin(labels)].copy()
-    fig, ax = plt.subplots(figsize=(7.2, 4.0))
+    fig, ax = plt.subplots(figsize=(9.0, 4.0))
     if runs.empty:
         _missing(ax, f"no finished runs of {', '.join(labels)}")
     else:
@@ -295,14 +371,73 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
                       palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
                       legend=False)
         handles, texts = ax.get_legend_handles_labels()
-        ax.legend(handles[:len(hue_order)], [f"{t} ({_count_text(runs, t)})" for t in texts[:len(hue_order)]],
-                  loc="best", fontsize=8.5)
+        drawn = _ceiling_ticks(ax, runs, order, hue_order)
+        ax.legend(handles[:len(hue_order)] + drawn,
+                  [f"{t} ({_count_text(runs, t)})" for t in texts[:len(hue_order)]]
+                  + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
         ax.set_xlabel("")
         ax.set_ylabel("Kendall's Tau")
-    ax.set_title("Distribution of ranking correlation over repeated runs")
+    ax.set_title("Distribution of ranking correlation over repeated runs (the paper's reading: each method "
+                 "over its own final space)", fontsize=9.5)
     fig.tight_layout()
     return _save(fig, out_dir, "fig8_tau_distribution",
-                 _caption("SE-NAS Fig. 8 layout; baseline = SPOS", results, runs))
+                 _caption("SE-NAS Fig. 8 layout (not like-for-like); baseline = SPOS; black ticks: noise "
+                          "ceiling of each method's ranked set", results, runs))
+
+
+def _ceiling_ticks(ax: plt.Axes, frame: pd.DataFrame, order: Sequence[str], hue_order: Sequence[str],
+                   width: float = 0.6) -> list:
+    """A black tick at the mean noise ceiling of each (dataset, method) box of a dodged box plot; returns
+    one legend handle when any was drawn."""
+    if "ceiling_median" not in frame:
+        return []
+    step = width / len(hue_order)
+    drawn = []
+    for i, ds in enumerate(order):
+        for j, label in enumerate(hue_order):
+            c = frame.loc[(frame["Dataset"] == ds) & (frame["label"] == label), "ceiling_median"].astype(float)
+            if c.notna().any():
+                x = i - width / 2 + step * (j + 0.5)
+                drawn = [ax.hlines(c.mean(), x - step * 0.45, x + step * 0.45, color="black", lw=2)]
+    ax.set_xlim(-0.5, len(order) - 0.5)
+    return drawn
+
+
+def fig8_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
+    """Fig. 8 like-for-like: the final tau of every method over exactly the architectures of SE-NAS's final
+    space, per seed and dataset, with the noise ceiling of those architectures (black ticks)."""
+    _style()
+    paired = results.paired
+    fig, ax = plt.subplots(figsize=(9.0, 4.0))
+    final = paired[paired["point"] == "final"] if len(paired) else paired
+    if final.empty:
+        _missing(ax, "no like-for-like pairs: sweep SE-NAS with spos or spos_avg of the same seeds "
+                     "(`nasbench compare` does)")
+    else:
+        own = final[final["role"] == "ranked"].drop_duplicates("ranked_run")
+        final = pd.concat([own, final[final["role"] == "baseline"]], ignore_index=True)
+        final["Dataset"] = final["dataset"].map(dataset_name)
+        order = [dataset_name(d) for d in _sort_datasets(set(final["dataset"]))]
+        hue_order = order_labels(final["label"].unique())
+        palette = label_colors(hue_order)
+        sns.boxplot(data=final, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
+                    palette=palette, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
+        sns.stripplot(data=final, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
+                      palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
+                      legend=False)
+        handles, texts = ax.get_legend_handles_labels()
+        drawn = _ceiling_ticks(ax, final, order, hue_order)
+        archs = final.groupby("label")["n_ranked"].mean()
+        ax.legend(handles[:len(hue_order)] + drawn,
+                  [f"{t} ({_count_text(final, t)}, {archs[t]:.0f} archs)" for t in texts[:len(hue_order)]]
+                  + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        ax.set_xlabel("")
+        ax.set_ylabel("Kendall's Tau (same architectures)")
+    ax.set_title("Final ranking correlation like-for-like: every method ranks SE-NAS's final space",
+                 fontsize=9.5)
+    fig.tight_layout()
+    return _save(fig, out_dir, "fig8_like_for_like",
+                 _caption("Fig. 8 like-for-like", results, _paired_runs(results)))
 
 
 # ----------------------------------------------------------------------------------- quick looks
@@ -434,6 +569,8 @@ def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
     paths += fig6_operator_distribution(results, out_dir)
     paths += fig7_tau_curve(results, out_dir)
     paths += fig8_tau_distribution(results, out_dir)
+    paths += fig7_like_for_like(results, out_dir)
+    paths += fig8_like_for_like(results, out_dir)
     paths += tau_comparison(results, out_dir)
     paths += ranking_scatter(results, out_dir)
     paths += criteria_retention(results, out_dir)

@@ -5,6 +5,7 @@ Layout (written by ``nasbench sweep``)::
     RESULTS/VERSION                  layout version
     RESULTS/index.parquet            one row per run (run_id, status, method, criterion, ..., run_dir)
     RESULTS/runs/<run_id>/result.json, ranking.parquet, tau_curve.parquet, operators.parquet
+    RESULTS/paired.parquet           like-for-like taus (each shrinking run ranked again by its baselines)
 
 :func:`load_results` first checks the layout ``VERSION``, the index columns and each finished run's
 ``result.json`` version, and refuses an incompatible directory with one line naming the problem and the
@@ -23,12 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from analysis.groundtruth import GroundTruth, default_groundtruth, load_groundtruth
 from analysis.groundtruth.metrics import REPORTED
 from benchmark.errors import NasBenchError
 from benchmark.harness.index import INDEX_COLUMNS
+from benchmark.harness.pairing import PAIRED_FILE
 from benchmark.harness.sweep import LAYOUT_VERSION, VERSION_FILE
 from benchmark.methods.base import RESULT_VERSION, RunConfig
 from benchmark.paths import data_root
@@ -40,8 +43,11 @@ TABLE3_METRICS: tuple[str, ...] = tuple(REPORTED)
 META: tuple[str, ...] = ("run_id", "label", "method", "criterion", "normalization", "expand", "dataset",
                          "seed", "preset")
 TABLES: tuple[str, ...] = ("tau_curve", "operators", "ranking")
+# The precision of each run's final tau (``result.json`` ``precision``), added to the index; NaN for runs
+# written before tau carried its precision.
+PRECISION_COLUMNS: tuple[str, ...] = ("ci_low", "ci_high", "ceiling_median", "ceiling_low", "ceiling_high")
 STANDALONE = "standalone"
-METHOD_NAMES: dict[str, str] = {"spos": "SPOS", "senas": "SE-NAS", "bsnas": "BS-NAS",
+METHOD_NAMES: dict[str, str] = {"spos": "SPOS", "spos_avg": "SPOS + Eq. 4", "senas": "SE-NAS", "bsnas": "BS-NAS",
                                 STANDALONE: "standalone"}
 DATASET_NAMES: dict[str, str] = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100",
                                  "imagenet16-120": "ImageNet-16-120"}
@@ -124,6 +130,7 @@ class Results:
     standalone: pd.DataFrame
     configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     scales: dict[str, str] = field(default_factory=dict)
+    paired: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def done(self) -> pd.DataFrame:
@@ -266,10 +273,11 @@ def load_results(results_dir: str | Path) -> Results:
     root = Path(results_dir).expanduser()
     index = _read_index(root)
     tables: dict[str, list[pd.DataFrame]] = {name: [] for name in TABLES}
-    standalone, configs, scales = [], {}, {}
+    standalone, configs, scales, precision = [], {}, {}, {}
     for _, row in index[index["status"] == "done"].iterrows():
         result = _read_result(root, row)
         configs[row["run_id"]] = result.get("config", {})
+        precision[row["run_id"]] = result.get("precision", {})
         if "scale" in result:
             scales[row["run_id"]] = str(result["scale"])
         if row["method"] == STANDALONE:
@@ -283,4 +291,28 @@ def load_results(results_dir: str | Path) -> Results:
         frames["operators"] = ops.assign(criterion=ops["criterion"].where(ops["criterion"].notna(), ops["label"]))
     standalone_df = pd.DataFrame(standalone, columns=["run_id", "dataset", "seed", "preset", "arch",
                                                       "val_acc", "test_acc", "gt_acc"])
-    return Results(root=root, index=index, standalone=standalone_df, configs=configs, scales=scales, **frames)
+    for col in PRECISION_COLUMNS:
+        index[col] = [float(precision.get(r, {}).get(col, np.nan)) for r in index["run_id"]]
+    return Results(root=root, index=index, standalone=standalone_df, configs=configs, scales=scales,
+                   paired=_read_paired(root, index), **frames)
+
+
+def _read_paired(root: Path, index: pd.DataFrame) -> pd.DataFrame:
+    """``paired.parquet`` (like-for-like taus, :mod:`benchmark.pairing`) with a ``label`` per row: the
+    ranked run's label from the index, a baseline's from its method. Empty when the sweep paired nothing."""
+    path = root / PAIRED_FILE
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        paired = pd.read_parquet(path)
+    except Exception as e:  # noqa: BLE001 - pyarrow's errors vary by damage
+        raise NasBenchError(f"{path} is unreadable ({type(e).__name__})",
+                            "delete it and rerun `nasbench sweep` on the directory (runs are not retrained)"
+                            ) from None
+    if paired.empty:
+        return paired
+    labels = dict(zip(index["run_dir"].map(lambda d: Path(str(d)).name), index["label"]))
+    paired = paired.copy()
+    paired["label"] = [labels.get(r, run_label(m)) if role == "ranked" else run_label(m)
+                       for r, m, role in paired[["ranked_run", "method", "role"]].itertuples(index=False)]
+    return paired

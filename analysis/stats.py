@@ -322,3 +322,60 @@ def topk_retention(operators: pd.DataFrame, k: int = 10) -> pd.DataFrame:
     out = pd.concat({"n": g.count(), "mean": g.mean(), "std": g.std(ddof=1)}, axis=1).reset_index()
     out.insert(4, "k", k)
     return out[cols]
+
+
+# ------------------------------------------------------------------------------------ like-for-like
+def like_for_like(paired: pd.DataFrame, point: str = "final", level: float = 0.95) -> pd.DataFrame:
+    """Paired statistics over seeds from ``paired.parquet`` (:mod:`benchmark.pairing`): for each dataset,
+    shrinking method and baseline, both taus over the *same* architectures of ``point`` in every seed.
+
+    Columns: dataset, ranked (the method whose architectures are ranked), baseline, n_pairs, n_ranked
+    (mean architectures per pair), mean taus, mean difference baseline - ranked with a bootstrap interval
+    over seeds, the Wilcoxon signed-rank p-value (NaN below two non-zero differences) and the mean noise
+    ceiling of those sets.
+    """
+    cols = ["dataset", "ranked", "baseline", "n_pairs", "n_ranked", "tau_ranked", "tau_baseline", "diff",
+            "diff_ci_low", "diff_ci_high", "pvalue", "ceiling_median"]
+    if paired is None or paired.empty:
+        return pd.DataFrame(columns=cols)
+    at = paired[paired["point"] == point]
+    rows = []
+    for (dataset, ranked_run, baseline_run), g in at.groupby(["dataset", "ranked_run", "baseline_run"]):
+        own = g[g["role"] == "ranked"].iloc[0]
+        base = g[g["role"] == "baseline"].iloc[0]
+        rows.append({"dataset": dataset, "ranked": own["method"], "baseline": base["method"],
+                     "seed": own["seed"], "n_ranked": own["n_ranked"], "tau_ranked": own["tau"],
+                     "tau_baseline": base["tau"], "ceiling_median": own["ceiling_median"]})
+    pairs = pd.DataFrame(rows)
+    out = []
+    for (dataset, ranked, baseline), g in pairs.groupby(["dataset", "ranked", "baseline"], sort=True):
+        g = g.dropna(subset=["tau_ranked", "tau_baseline"])
+        d = (g["tau_baseline"] - g["tau_ranked"]).to_numpy(dtype=float)
+        p = float(stats.wilcoxon(d).pvalue) if np.count_nonzero(d) >= 2 else float("nan")
+        lo, hi = bootstrap_ci(d, level)
+        out.append({"dataset": dataset, "ranked": ranked, "baseline": baseline, "n_pairs": len(g),
+                    "n_ranked": float(g["n_ranked"].mean()) if len(g) else np.nan,
+                    "tau_ranked": g["tau_ranked"].mean(), "tau_baseline": g["tau_baseline"].mean(),
+                    "diff": d.mean() if len(d) else np.nan, "diff_ci_low": lo, "diff_ci_high": hi,
+                    "pvalue": p, "ceiling_median": g["ceiling_median"].mean()})
+    return pd.DataFrame(out, columns=cols)
+
+
+def paired_curves(paired: pd.DataFrame) -> pd.DataFrame:
+    """Like-for-like Fig. 7: mean and std over seeds of each method's tau at every ranking point (tau
+    epochs, then ``final``) over the same architectures, with the mean noise ceiling of those sets.
+
+    The ranked method's rows appear once per baseline in ``paired.parquet``; they are counted once."""
+    cols = ["dataset", "label", "point", "epoch", "order", "n", "n_ranked", "mean", "std", "ceiling_median",
+            "ceiling_low", "ceiling_high"]
+    if paired is None or paired.empty:
+        return pd.DataFrame(columns=cols)
+    own = paired[paired["role"] == "ranked"].drop_duplicates(subset=["ranked_run", "point"])
+    df = pd.concat([own, paired[paired["role"] == "baseline"]], ignore_index=True)
+    df = df.assign(order=[np.inf if p == "final" else e for p, e in df[["point", "epoch"]].itertuples(index=False)])
+    g = df.groupby(["dataset", "label", "point", "order"], sort=True)
+    out = pd.concat({"epoch": g["epoch"].max(), "n": g["tau"].count(), "n_ranked": g["n_ranked"].mean(),
+                     "mean": g["tau"].mean(), "std": g["tau"].std(ddof=1),
+                     "ceiling_median": g["ceiling_median"].mean(), "ceiling_low": g["ceiling_low"].mean(),
+                     "ceiling_high": g["ceiling_high"].mean()}, axis=1).reset_index()
+    return out.sort_values(["dataset", "label", "order"])[cols].reset_index(drop=True)

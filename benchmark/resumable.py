@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 
 from benchmark.checkpoint import read_checkpoint_file, write_checkpoint
+from benchmark.divergence import check_finite_loss
 from benchmark.errors import NasBenchError
 from benchmark.harness.runs import other_config_error, resolved_from_identity, resolved_of, run_id
 from benchmark.io import read_json, write_json
@@ -245,6 +246,7 @@ class ResumableRun(ABC):
         """Train epoch ``epoch``, log it as the last finished one, then :meth:`end_of_epoch`."""
         with self.timed("train_s"):
             stats = self.train_epoch(epoch, total_steps)
+        check_finite_loss(stats, epoch, getattr(self.p, "lr", None))
         self.state.train_log.append({"epoch": epoch, **stats})
         self.state.epoch = epoch
         self.end_of_epoch(epoch)

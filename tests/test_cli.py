@@ -93,7 +93,14 @@ def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, cap
     sets = [arg for k, v in FAST.items() for arg in ("--set", f"{k}={v}")]
     code, out, _ = nasbench(monkeypatch, capsys, "compare", "--out", str(tmp_path), "--device", "cpu", *sets)
     assert code == 0
-    assert "spos  seed 0  Kendall's tau" in out and "senas  seed 0  Kendall's tau" in out
+    like, paper = out.index("LIKE-FOR-LIKE"), out.index("PAPER'S COMPARISON")
+    assert like < paper  # the like-for-like numbers lead, the paper's reading follows, labelled
+    block = out[like:paper]
+    for label in ("SE-NAS", "SPOS", "SPOS + Eq. 4"):
+        assert f"{label} " in block
+    assert block.count("over 8 archs") >= 3 and "noise ceiling" in block and "minus SE-NAS" in block
+    assert "SE-NAS       seed 0: tau" in out[paper:] and "SPOS         seed 0: tau" in out[paper:]
     assert "not comparable with the paper" in out
-    for name in ("fig7_tau_curve.png", "tau_comparison.png", "ranking_scatter.png"):
+    for name in ("fig7_tau_curve.png", "fig7_like_for_like.png", "fig8_like_for_like.png",
+                 "tau_comparison.png", "ranking_scatter.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 0

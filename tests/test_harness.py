@@ -106,7 +106,7 @@ def test_unknown_key_is_refused_with_its_path_and_the_allowed_keys(raw, path, al
 
 
 @pytest.mark.parametrize("changes, problem, fix", [
-    ({"methods": ["senas", "darts"]}, "methods[1] = 'darts'", "senas, spos, standalone"),
+    ({"methods": ["senas", "darts"]}, "methods[1] = 'darts'", "senas, spos, spos_avg, standalone"),
     ({"criteria": ["senas", "bogus"]}, "criteria[1] = 'bogus'", "random"),
     ({"datasets": ["mnist"]}, "datasets[0] = 'mnist'", "cifar100"),
     ({"presets": ["huge"]}, "presets[0] = 'huge'", "tiny"),

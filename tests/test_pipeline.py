@@ -32,8 +32,10 @@ def test_run_writes_every_output(tmp_path, root, method, criterion):
     assert set(result["best_gt"]) >= {"cifar10/ori-test", "cifar100/x-test", "imagenet16-120/x-test"}
     assert "not comparable with the paper" in result["scale"] and "max_train" in result["scale"]
     ranking = pd.read_parquet(tmp_path / "ranking.parquet")
-    assert list(ranking.columns) == ["arch", "supernet_acc", "gt_acc"]
+    assert list(ranking.columns) == ["arch", "supernet_acc", "gt_acc", "params"]
     assert ranking.gt_acc.between(0, 100).all() and len(ranking) == result["n_ranked"]
+    assert (ranking.params > 0).all()
+    assert result["precision"]["val_images"] == 64 and set(result["diagnostics"]) >= {"tau_within_conv"}
     curve = pd.read_parquet(tmp_path / "tau_curve.parquet")
     assert list(curve.epoch) == [1, 2]
     ops = pd.read_parquet(tmp_path / "operators.parquet")

@@ -24,6 +24,7 @@ from benchmark.errors import NasBenchError
 from benchmark.harness.config import SweepConfig
 from benchmark.harness.executors import EXECUTORS, run_local, run_ray, run_workers
 from benchmark.harness.index import build_index, write_index
+from benchmark.harness.pairing import pair_results
 from benchmark.harness.runs import RUNS_DIR, RunSpec, inspect_run
 from benchmark.io import atomic_path, write_json
 from benchmark.locks import FolderLock
@@ -141,6 +142,7 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)
     quarantined: list[Path] = field(default_factory=list)
     index: pd.DataFrame | None = None
+    paired: pd.DataFrame | None = None  # like-for-like rows (benchmark.harness.pairing)
 
 
 def _plan(specs: Sequence[RunSpec], results: Path, console: Console, report: SweepReport) -> list[RunSpec]:
@@ -245,4 +247,5 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
             else:
                 run_local(todo, results, config.runtime, progress.start, on_finish)
         report.index = index
+        report.paired = pair_results(results, index, config.runtime, lambda s: _say(console, s))
     return report

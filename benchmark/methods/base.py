@@ -11,6 +11,7 @@ the last finished epoch with the same result as an uninterrupted one (exactly, o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import platform
 import random
@@ -34,7 +35,10 @@ from benchmark.errors import NasBenchError
 from benchmark.criteria import CRITERIA, create_criterion
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
+from benchmark.methods.ranking import (TAU_CURVE_COLUMNS, ranking_frame, ranking_path, ranking_report,
+                                       snapshot_path)
 from benchmark.models.nb201_supernet import NB201Supernet
+from benchmark.checkpoint import write_checkpoint
 from benchmark.io import write_json, write_parquet
 from benchmark.paths import data_root
 from benchmark.presets import PRESETS, Preset
@@ -215,6 +219,9 @@ class OneShotRun(SupernetRun):
 
     method = "base"
     supernet_class: type[nn.Module] = NB201Supernet
+    # keep the evaluated weights of every tau epoch, so a like-for-like partner can rank another method's
+    # architectures with them later (benchmark.pairing); the non-shrinking baselines set it
+    keeps_snapshots = False
     state_class = RunState
     cfg: RunConfig
     p: Preset
@@ -242,7 +249,8 @@ class OneShotRun(SupernetRun):
         torch.manual_seed(cfg.seed)
         self.space = SPACES.get(cfg.space).build()
         # CPU: every optimisation off, exact eager results
-        self.fast = FastPath.for_device(self.device).replace(compile_ops=cfg.compile_ops)
+        self.fast = FastPath.for_device(self.device, eval_autocast=p.eval_autocast).replace(
+            compile_ops=cfg.compile_ops)
         self.start_training(self.build_model())
 
     def validate(self) -> None:
@@ -280,17 +288,15 @@ class OneShotRun(SupernetRun):
         archs = self.ranking_archs()
         acc = self.evaluate(archs, what)
         strings = [format_arch(a) for a in archs]
-        gt = self.gt.accuracies(strings, self.cfg.dataset)
-        ranking = pd.DataFrame({"arch": strings, "supernet_acc": acc, "gt_acc": gt})
+        ranking = ranking_frame(strings, acc, self.gt, self.cfg.dataset)
         self._ranking_cache = (key, ranking)
         return ranking
 
     def tau_row(self, epoch: int, ranking: pd.DataFrame) -> dict[str, Any]:
-        from analysis.ranking import kendall_tau, spearman_rho
-
+        """Tau at ``epoch`` with how many architectures it covers, its bootstrap CI, the noise ceiling on
+        this run's validation images and the bias diagnostics (``analysis.precision``, ``.diagnostics``)."""
         return {"epoch": epoch, "stage": self.stage_of(epoch), "space_size": self.space.size(),
-                "n_ranked": len(ranking), "tau": kendall_tau(ranking.supernet_acc, ranking.gt_acc),
-                "spearman": spearman_rho(ranking.supernet_acc, ranking.gt_acc)}
+                **ranking_report(ranking, len(self.data.val_y), self.cfg.seed)}
 
     # ------------------------------------------------------------------ method hooks
     def stage_of(self, epoch: int) -> int:
@@ -308,13 +314,19 @@ class OneShotRun(SupernetRun):
         return f"{self.method} training"
 
     def end_of_epoch(self, epoch: int) -> None:
-        """Tau at the preset's ``tau_epochs``; :meth:`end_of_stage` after the last epoch of a stage."""
+        """Tau at the preset's ``tau_epochs`` (the ranking kept in ``rankings/``, the weights in
+        ``snapshots/`` for baselines); :meth:`end_of_stage` after the last epoch of a stage."""
+        from analysis.precision import describe
+
         if epoch in self.p.tau_epochs:
             with self.timed("rank_s"):
-                row = self.tau_row(epoch, self.rank(f"tau at epoch {epoch}"))
+                ranking = self.rank(f"tau at epoch {epoch}")
+                row = self.tau_row(epoch, ranking)
+            write_parquet(ranking_path(self.out, epoch), ranking)
             self.state.tau_rows.append(row)
-            self.log(f"epoch {epoch}: tau={row['tau']:.3f} over {row['n_ranked']} architectures "
-                     f"(space size {row['space_size']})")
+            self.log(f"epoch {epoch}: {describe(row)} (space size {row['space_size']})")
+        if self.keeps_snapshots and (epoch in self.p.tau_epochs or epoch == self.p.total_epochs):
+            write_checkpoint(snapshot_path(self.out, epoch), {"model": self.eval_model.state_dict()})
         super().end_of_epoch(epoch)
 
     def checkpoint_contents(self) -> dict[str, Any]:
@@ -348,6 +360,7 @@ class OneShotRun(SupernetRun):
     def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
         from analysis.ranking import ranking_metrics
 
+        report = ranking_report(ranking, len(self.data.val_y), self.cfg.seed)
         metrics = ranking_metrics(ranking.supernet_acc.to_numpy(), ranking.gt_acc.to_numpy())
         best = ranking.sort_values("supernet_acc", ascending=False, kind="stable").iloc[0]
         result = {
@@ -360,8 +373,13 @@ class OneShotRun(SupernetRun):
             "scale": self.scale_note(),
             "groundtruth": {"source": self.gt.source, "metric": self.gt.metric_name(self.cfg.dataset)},
             "weight_avg_k": self.weight_avg_k,
-            "tau": metrics["kendall_tau"],
-            "spearman": metrics["spearman_rho"],
+            "tau": report["tau"],
+            "spearman": report["spearman"],
+            "precision": {k: report[k] for k in ("ci_low", "ci_high", "ceiling_median", "ceiling_low",
+                                                 "ceiling_high", "val_images", "undefined")},
+            "diagnostics": {k: report[k] for k in ("tau_supernet_params", "tau_gt_params", "tau_within_conv",
+                                                   "conv_groups", "conv_groups_undefined")},
+            "data_fingerprint": self.data_fingerprint(),
             "metrics": metrics,
             "final_space_size": self.space.size(),
             "n_ranked": len(ranking),
@@ -376,8 +394,7 @@ class OneShotRun(SupernetRun):
             **self.extra_result(),
         }
         write_parquet(self.out / "ranking.parquet", ranking)
-        write_parquet(self.out / "tau_curve.parquet", pd.DataFrame(self.state.tau_rows,
-                      columns=["epoch", "stage", "space_size", "n_ranked", "tau", "spearman"]))
+        write_parquet(self.out / "tau_curve.parquet", pd.DataFrame(self.state.tau_rows, columns=TAU_CURVE_COLUMNS))
         write_parquet(self.out / "operators.parquet", pd.DataFrame(self.state.operator_rows, columns=[
             "stage", "edge", "op", "score", "removed", "gt_score", "gt_rank"]))
         write_json(self.out / "result.json", result)
@@ -385,6 +402,15 @@ class OneShotRun(SupernetRun):
 
     def extra_result(self) -> dict[str, Any]:
         return {}
+
+    def data_fingerprint(self) -> str:
+        """SHA-256 (16 hex digits) of the validation images and labels and the BatchNorm recalibration
+        batches: two runs with the same fingerprint rank on the same images (like-for-like pairing)."""
+        h = hashlib.sha256()
+        for x, y in [*self.val_batches, *self.recal_batches]:
+            h.update(x.detach().cpu().numpy().tobytes())
+            h.update(y.detach().cpu().numpy().tobytes())
+        return h.hexdigest()[:16]
 
 
 def versions() -> dict[str, str]:

@@ -14,6 +14,8 @@ A panel whose data is absent says what is missing instead of staying blank.
 
 Figs. 7 and 8 draw the noise ceiling (:func:`analysis.precision.noise_ceiling`): the tau a perfect
 estimator reaches on the same architectures and number of validation images.
+- :func:`bias_diagnostics` - why a supernet misranks: tau against parameters (supernet and ground truth)
+  and tau within equal convolution counts, beside tau itself.
 - :func:`tau_comparison`, :func:`ranking_scatter`, :func:`criteria_retention` - quick looks.
 """
 
@@ -386,9 +388,9 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
 
 
 def _ceiling_ticks(ax: plt.Axes, frame: pd.DataFrame, order: Sequence[str], hue_order: Sequence[str],
-                   width: float = 0.6) -> list:
-    """A black tick at the mean noise ceiling of each (dataset, method) box of a dodged box plot; returns
-    one legend handle when any was drawn."""
+                   width: float = 0.8) -> list:
+    """A black tick at the mean noise ceiling of each (dataset, method) box of a dodged box plot (seaborn
+    dodges hues over ``width`` = 0.8 of each category); returns one legend handle when any was drawn."""
     if "ceiling_median" not in frame:
         return []
     step = width / len(hue_order)
@@ -559,6 +561,44 @@ def criteria_retention(results: Results, out_dir: str | Path, dataset: str | Non
                  _caption("SE-NAS runs per criterion", results, runs))
 
 
+# ------------------------------------------------------------------------------------ diagnostics
+DIAGNOSTICS = {"tau": "tau vs\nground truth", "tau_within_conv": "tau within equal\nconv counts",
+               "tau_supernet_params": "supernet accuracy\nvs params", "tau_gt_params": "ground truth\nvs params"}
+
+
+def bias_diagnostics(results: Results, out_dir: str | Path) -> list[Path]:
+    """The bias diagnostics of each method's final ranking (:mod:`analysis.diagnostics`): mean over runs
+    with one dot per run; the ground truth's own tau against parameters is the reference for the
+    supernet's."""
+    _style()
+    runs = results.runs()
+    runs = runs[runs["method"] != "standalone"]
+    have = [c for c in DIAGNOSTICS if c in runs and runs[c].notna().any()]
+    fig, ax = plt.subplots(figsize=(8.4, 3.9))
+    if runs.empty or len(have) < 2:
+        _missing(ax, "no run recorded bias diagnostics (runs of this toolkit version record them)")
+    else:
+        long = runs.melt(id_vars=["label"], value_vars=have, var_name="measure", value_name="value")
+        long["measure"] = long["measure"].map(DIAGNOSTICS)
+        hue_order = order_labels(runs["label"])
+        order = [DIAGNOSTICS[c] for c in have]
+        sns.barplot(data=long, x="measure", y="value", hue="label", order=order, hue_order=hue_order,
+                    palette=label_colors(hue_order), errorbar=None, alpha=0.6, ax=ax)
+        sns.stripplot(data=long, x="measure", y="value", hue="label", order=order, hue_order=hue_order,
+                      palette=label_colors(hue_order), dodge=True, size=3.5, edgecolor="0.2", linewidth=0.5,
+                      legend=False, ax=ax)
+        counts = runs.groupby("label").size()
+        handles, texts = ax.get_legend_handles_labels()
+        ax.legend(handles[:len(hue_order)], [f"{t} (n={counts[t]})" for t in texts[:len(hue_order)]],
+                  fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.set_xlabel("")
+        ax.set_ylabel("Kendall's Tau")
+    ax.set_title("Why a supernet misranks: size bias and tau within equal convolution counts", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out_dir, "bias_diagnostics", _caption("Final ranking of each run", results, runs))
+
+
 # ------------------------------------------------------------------------------------------ all
 def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
                      groundtruth: GroundTruth | None = None) -> list[Path]:
@@ -572,6 +612,7 @@ def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
     paths += fig7_like_for_like(results, out_dir)
     paths += fig8_like_for_like(results, out_dir)
     paths += tau_comparison(results, out_dir)
+    paths += bias_diagnostics(results, out_dir)
     paths += ranking_scatter(results, out_dir)
     paths += criteria_retention(results, out_dir)
     return paths

@@ -46,6 +46,8 @@ TABLES: tuple[str, ...] = ("tau_curve", "operators", "ranking")
 # The precision of each run's final tau (``result.json`` ``precision``), added to the index; NaN for runs
 # written before tau carried its precision.
 PRECISION_COLUMNS: tuple[str, ...] = ("ci_low", "ci_high", "ceiling_median", "ceiling_low", "ceiling_high")
+# The bias diagnostics of each run's final ranking (``result.json`` ``diagnostics``), added likewise.
+DIAGNOSTIC_COLUMNS: tuple[str, ...] = ("tau_supernet_params", "tau_gt_params", "tau_within_conv")
 STANDALONE = "standalone"
 METHOD_NAMES: dict[str, str] = {"spos": "SPOS", "spos_avg": "SPOS + Eq. 4", "senas": "SE-NAS", "bsnas": "BS-NAS",
                                 STANDALONE: "standalone"}
@@ -277,7 +279,7 @@ def load_results(results_dir: str | Path) -> Results:
     for _, row in index[index["status"] == "done"].iterrows():
         result = _read_result(root, row)
         configs[row["run_id"]] = result.get("config", {})
-        precision[row["run_id"]] = result.get("precision", {})
+        precision[row["run_id"]] = {**result.get("precision", {}), **result.get("diagnostics", {})}
         if "scale" in result:
             scales[row["run_id"]] = str(result["scale"])
         if row["method"] == STANDALONE:
@@ -291,7 +293,7 @@ def load_results(results_dir: str | Path) -> Results:
         frames["operators"] = ops.assign(criterion=ops["criterion"].where(ops["criterion"].notna(), ops["label"]))
     standalone_df = pd.DataFrame(standalone, columns=["run_id", "dataset", "seed", "preset", "arch",
                                                       "val_acc", "test_acc", "gt_acc"])
-    for col in PRECISION_COLUMNS:
+    for col in (*PRECISION_COLUMNS, *DIAGNOSTIC_COLUMNS):
         index[col] = [float(precision.get(r, {}).get(col, np.nan)) for r in index["run_id"]]
     return Results(root=root, index=index, standalone=standalone_df, configs=configs, scales=scales,
                    paired=_read_paired(root, index), **frames)

@@ -1,5 +1,7 @@
 """Named experiment scales. ``paper`` follows the SE-NAS NB201 settings (Sec. 4.2: 2 stages x 20 epochs,
-k = 10, batch 256); ``tiny`` is the same pipeline shrunk to run in minutes on 2 CPU cores.
+k = 10, batch 256); ``cpu`` is the real network (C = 16, N = 5) on the shared CIFAR-10 images, 9,000 for
+training and 1,000 for validation, sized for about 10-15 minutes a run on 2 CPU cores (docs/cpu-scale.md);
+``tiny`` is the same pipeline shrunk to run in minutes on 2 CPU cores.
 
 Every value can be overridden (``--set key=value``); the resolved preset is stored in each ``result.json``.
 """
@@ -76,6 +78,18 @@ PRESETS: dict[str, Preset] = {
         recal_batches=1,
         eval_batch_size=250,
         rank_archs=60,
+        criterion_samples=8,
+    ),
+    "cpu": Preset(
+        name="cpu",
+        n_val=1000,
+        batch_size=128,
+        stages=2,
+        epochs_per_stage=3,
+        tau_epochs=(3, 6),
+        recal_batches=1,
+        eval_batch_size=500,
+        rank_archs=40,
         criterion_samples=8,
     ),
 }

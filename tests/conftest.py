@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,8 @@ def kill_at_epoch(monkeypatch: pytest.MonkeyPatch, run_class: type, epoch: int) 
         original(self, e, total_steps)
 
     monkeypatch.setattr(run_class, "run_epoch", killed)
+
+
+def same(a: object, b: object) -> bool:
+    """Equal as recorded in ``result.json``: NaN (an undefined tau or diagnostic) equals NaN."""
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

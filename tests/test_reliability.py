@@ -369,3 +369,63 @@ def test_second_run_on_the_same_folder_is_refused(tmp_path, root, monkeypatch, c
     assert code == 2 and "another run is running on" in err and f"run pid {os.getpid()}" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]
 
+
+
+# ------------------------------------------------------------------------- pickled data files
+def _malicious_pickle(path: Path, marker: Path, data: object, compress: bool = False) -> None:
+    """A pickle of ``data`` with :class:`Payload` inside; checks that plain ``pickle.load`` runs it."""
+    import bz2
+    import pickle
+
+    blob = pickle.dumps({**data, "payload": Payload(marker)}, protocol=2) if isinstance(data, dict) else b""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bz2.compress(blob) if compress else blob)
+    pickle.loads(blob)
+    assert marker.exists()
+    marker.unlink()
+
+
+def test_a_crafted_cifar_batch_never_runs_its_payload(tmp_path):
+    import numpy as np
+
+    from benchmark.data import load_dataset
+    from benchmark.plain_pickle import check_plain_file
+
+    marker, root = tmp_path / "pwned", tmp_path / "data"
+    batch = {"data": np.zeros((10, 3072), dtype=np.uint8), "labels": list(range(10))}
+    for name in ("data_batch_1", "test_batch"):
+        _malicious_pickle(root / "cifar10" / name, marker, batch)
+    with pytest.raises(NasBenchError, match=r"is not a data batch: it names (io|builtins)\.open, which is code"):
+        load_dataset("cifar10", root)
+    assert not marker.exists()
+    clean = tmp_path / "clean.pkl"
+    clean.write_bytes(__import__("pickle").dumps(batch, protocol=2))
+    assert (check_plain_file(clean)["data"] == batch["data"]).all()  # real batches still read
+
+
+def _arch_of(folder: Path, index: int) -> str:
+    from benchmark.plain_pickle import check_plain_file
+
+    return str(check_plain_file(folder / "meta.pickle.pbz2")["meta_archs"][index])
+
+
+def test_a_crafted_nats_folder_never_runs_its_payload(tmp_path, root):
+    import shutil
+
+    from analysis.groundtruth import load_groundtruth
+    from benchmark.plain_pickle import check_plain_file
+
+    source = root / "nats-fixture" / "NATS-tss-v1_0-3ffb9-simple"
+    marker, folder = tmp_path / "pwned", tmp_path / "NATS-tss-v1_0-3ffb9-simple"
+    shutil.copytree(source, folder)
+    record = check_plain_file(folder / "000011.pickle.pbz2")
+    _malicious_pickle(folder / "000011.pickle.pbz2", marker, dict(record), compress=True)
+    gt = load_groundtruth(folder)
+    with pytest.raises(NasBenchError, match="000011.pickle.pbz2 is not a NATS-Bench record"):
+        gt.accuracies([_arch_of(folder, 11)], "cifar10")
+    assert not marker.exists()
+    meta = check_plain_file(folder / "meta.pickle.pbz2")
+    _malicious_pickle(folder / "meta.pickle.pbz2", marker, dict(meta), compress=True)
+    with pytest.raises(NasBenchError, match="meta.pickle.pbz2 is not a NATS-Bench file"):
+        load_groundtruth(folder)
+    assert not marker.exists()

@@ -10,13 +10,13 @@ only a small summary, so a full pass (``build_table``) stays within memory.
 
 from __future__ import annotations
 
-import bz2
 import pickle
 import re
 from pathlib import Path
 
 from analysis.groundtruth.records import ApiGroundTruth, ArchRecord, read_record
 from benchmark.errors import NasBenchError
+from benchmark.plain_pickle import NotPlainData, check_plain_file
 from benchmark.spaces.nb201 import parse_arch
 
 META = "meta.pickle.pbz2"
@@ -26,8 +26,9 @@ _FIX = "pass a NATS-Bench topology folder such as NATS-tss-v1_0-3ffb9-simple"
 def _refuse_non_tss(folder: Path) -> None:
     """One-line error for a NATS size-space (sss) folder or a metadata file without NB201 strings."""
     try:
-        with bz2.open(folder / META, "rb") as f:
-            first = str(pickle.load(f)["meta_archs"][0])
+        first = str(check_plain_file(folder / META)["meta_archs"][0])
+    except NotPlainData as e:
+        raise NasBenchError(f"{folder / META} is not a NATS-Bench file: {e}", _FIX) from None
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, IndexError, TypeError) as e:
         raise NasBenchError(f"cannot read {folder / META}: {type(e).__name__}", _FIX) from None
     if re.fullmatch(r"\d+(:\d+)+", first) or "-sss-" in f"-{folder.name.lower()}-":
@@ -48,11 +49,15 @@ def load_nats(folder: Path) -> ApiGroundTruth:
     recorded = {int(s) for s in stems if s.isdigit()}
 
     def fetch(index: int) -> ArchRecord:
+        record = folder / f"{index:06d}.pickle.pbz2"
         try:
+            check_plain_file(record)  # nats_bench unpickles it next: only plain data may reach it
             full = api.query_meta_info_by_index(index, hp="200")
             less = api.query_meta_info_by_index(index, hp="12") if "12" in api.arch2infos_dict[index] else None
+        except NotPlainData as e:
+            raise NasBenchError(f"NATS record {record} is not a NATS-Bench record: {e}",
+                                "restore it from the NATS-tss-v1_0-3ffb9-simple archive") from None
         except (OSError, EOFError, pickle.UnpicklingError, ValueError, KeyError, TypeError, AttributeError) as e:
-            record = folder / f"{index:06d}.pickle.pbz2"
             raise NasBenchError(f"NATS record {record} is unreadable ({type(e).__name__}: truncated or damaged)",
                                 "restore it from the NATS-tss-v1_0-3ffb9-simple archive, or delete it to leave "
                                 "that architecture out") from None

@@ -7,7 +7,6 @@ test batch) loads as it is. Normalisation constants are the ones NB201 trains wi
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 
 from benchmark.errors import NasBenchError
 from benchmark.paths import require_file
+from benchmark.plain_pickle import NotPlainData, load_plain
 
 CIFAR10_MEAN = tuple(v / 255 for v in (125.3, 123.0, 113.9))
 CIFAR10_STD = tuple(v / 255 for v in (63.0, 62.1, 66.7))
@@ -48,8 +48,10 @@ def read_batch(
     require_file(path, path.name, fix)
     try:
         with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+            entry = load_plain(f, encoding="latin1")
         data, labels = entry["data"], np.asarray(entry[label_key], dtype=np.int64)
+    except NotPlainData as e:
+        raise NasBenchError(f"{path} is not a data batch: {e}", fix) from None
     except Exception as e:  # any unpickling failure means the file is damaged
         raise NasBenchError(f"{path} is truncated or corrupt ({type(e).__name__}: {e})", fix) from None
     width = 3 * side * side

@@ -6,12 +6,12 @@ index 0..15624 is the benchmark's own order, read from its metadata (never a nai
 
 from __future__ import annotations
 
-import bz2
 import pickle
 from functools import lru_cache
 from pathlib import Path
 
 from benchmark.errors import NasBenchError
+from benchmark.plain_pickle import check_plain_file
 from benchmark.spaces.base import Arch, SearchSpace
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -95,9 +95,7 @@ class NB201Index:
     def from_nats_meta(cls, path: Path) -> "NB201Index":
         """Read ``meta_archs`` from a NATS-Bench ``meta.pickle.pbz2`` (topology space, fast mode)."""
         try:
-            with bz2.open(path, "rb") as f:
-                meta = pickle.load(f)
-            strings = list(meta["meta_archs"])
+            strings = list(check_plain_file(path)["meta_archs"])
         except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError) as e:
             raise NasBenchError(
                 f"cannot read NATS metadata {path}: {type(e).__name__}",

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import typer
 
 from benchmark import inputs
-from benchmark.cli_options import SET, parse_overrides, run_app
+from benchmark.cli_options import OVERWRITE, SET, THREADS, parse_overrides, run_app
 from benchmark.errors import NasBenchError, disk_full
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -150,10 +150,8 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         overrides: list[str] = SET,
         data_root: Optional[str] = DATA_ROOT,
         groundtruth: Optional[str] = GT_OPTION,
-        threads: int = typer.Option(1, "--threads", help="CPU threads; part of the run's configuration (the "
-                                                         "thread count changes results; docs/reliability.md)."),
-        overwrite: bool = typer.Option(False, "--overwrite",
-                                       help="Delete the run already in --out (any configuration) and start over."),
+        threads: int = THREADS,
+        overwrite: bool = OVERWRITE,
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
@@ -367,6 +365,8 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      overrides: list[str] = SET,
                      data_root: Optional[str] = DATA_ROOT,
                      groundtruth: Optional[str] = GT_OPTION,
+                     threads: int = THREADS,
+                     overwrite: bool = OVERWRITE,
                      quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
@@ -374,13 +374,14 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
     from benchmark.spaces.nb201 import load_index
     from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
 
-    inputs.check_run(out, device, seed, inputs.STANDALONE_RESULT)
+    inputs.check_run(out, device, seed, () if overwrite else inputs.STANDALONE_RESULT)
     if (index := inputs.index_argument(arch)) is not None:
         arch = load_index(resolve_root(data_root)).to_string(index)
     cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
-                           groundtruth=groundtruth, preset=get_standalone_preset(preset, parse_overrides(overrides)))
+                           groundtruth=groundtruth, threads=threads,
+                           preset=get_standalone_preset(preset, parse_overrides(overrides)))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
-    result = StandaloneRun(cfg, out, progress=not quiet, log=log).run()
+    result = StandaloneRun(cfg, out, progress=not quiet, log=log, overwrite=overwrite).run()
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

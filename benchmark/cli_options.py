@@ -7,6 +7,10 @@ import typer
 from benchmark.errors import NasBenchError
 
 SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
+THREADS = typer.Option(1, "--threads", help="CPU threads; part of the run's configuration (the thread count "
+                                            "changes results; docs/reliability.md).")
+OVERWRITE = typer.Option(False, "--overwrite",
+                         help="Delete the run already in --out (any configuration) and start over.")
 IMAGENET_DATA_ROOT = typer.Option(None, "--data-root", help="ImageNet folder holding train/ and val/ "
                                                             "(else <data root>/imagenet).")
 

@@ -429,3 +429,19 @@ def test_a_crafted_nats_folder_never_runs_its_payload(tmp_path, root):
     with pytest.raises(NasBenchError, match="meta.pickle.pbz2 is not a NATS-Bench file"):
         load_groundtruth(folder)
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_train_standalone_refuses_another_run_in_out_and_overwrites_on_request(tmp_path, root, monkeypatch,
+                                                                                capsys):
+    from tests.test_standalone import TINY
+
+    sets = [a for k, v in {**TINY, "epochs": 1}.items() for a in ("--set", f"{k}={v}")]
+    out = tmp_path / "S"
+    base = ["train-standalone", "0", "--device", "cpu", "--quiet", "--out", str(out), *sets]
+    assert nasbench(monkeypatch, capsys, *base, "--seed", "1")[0] == 0
+    code, _, err = nasbench(monkeypatch, capsys, *base, "--seed", "2")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "--overwrite" in err
+    code, _, err = nasbench(monkeypatch, capsys, *base, "--seed", "2", "--overwrite", "--threads", "2")
+    assert code == 0 and read_json(out / "result.json")["seed"] == 2
+    assert read_json(out / "config.json")["threads"] == 2

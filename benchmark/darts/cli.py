@@ -12,7 +12,8 @@ from typing import Any
 
 import typer
 
-from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
+from benchmark import inputs
+from benchmark.cli_options import IMAGENET_DATA_ROOT, OVERWRITE, SET, THREADS, parse_overrides
 from benchmark.imagenet.cli import AS_JSON, OUT, RESUME, SEED, run_driver
 
 darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
@@ -38,17 +39,20 @@ def search(preset: str = PRESET,
            normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
            expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
            overrides: list[str] = SET,
+           threads: int = THREADS,
+           overwrite: bool = OVERWRITE,
            quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
            as_json: bool = AS_JSON) -> None:
     """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
     from benchmark.darts.presets import SEARCH_PRESETS, get_preset
     from benchmark.darts.search import DartsSearch, DartsSearchConfig
 
+    out = inputs.check_run(out, device, seed)
     cfg = DartsSearchConfig(preset=get_preset(SEARCH_PRESETS, preset, parse_overrides(overrides, "epochs=5")), seed=seed,
                             criterion=criterion, normalization=normalization, expand=expand, device=device,
-                            data_root=data_root)
+                            data_root=data_root, threads=threads)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
-    result = DartsSearch(cfg, out, progress=not quiet, log=log).run()
+    result = DartsSearch(cfg, out, progress=not quiet, log=log, overwrite=overwrite).run()
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

@@ -335,14 +335,8 @@ def fig7_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
                  "(mean ± std over seeds; dashed and grey: noise ceiling and its 95% range)", fontsize=11)
     fig.tight_layout()
     return _save(fig, out_dir, "fig7_like_for_like",
-                 _caption("Fig. 7 like-for-like", results, _paired_runs(results)))
+                 _caption("Fig. 7 like-for-like", results, results.paired_runs()))
 
-
-def _paired_runs(results: Results) -> pd.DataFrame:
-    """The finished runs that appear in ``results.paired`` (ranked or baseline)."""
-    names = set(results.paired.get("ranked_run", [])) | set(results.paired.get("baseline_run", []))
-    runs = results.runs()
-    return runs[runs["run_dir"].map(lambda r: Path(str(r)).name).isin(names)]
 
 
 # ------------------------------------------------------------------------------------------ Fig. 8
@@ -439,7 +433,7 @@ def fig8_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
                  fontsize=9.5)
     fig.tight_layout()
     return _save(fig, out_dir, "fig8_like_for_like",
-                 _caption("Fig. 8 like-for-like", results, _paired_runs(results)))
+                 _caption("Fig. 8 like-for-like", results, results.paired_runs()))
 
 
 # ----------------------------------------------------------------------------------- quick looks

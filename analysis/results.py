@@ -148,6 +148,12 @@ class Results:
                 df = df[df[col] == value]
         return df.reset_index(drop=True)
 
+    def paired_runs(self) -> pd.DataFrame:
+        """The finished runs that appear in :attr:`paired` (ranked or baseline)."""
+        names = set(self.paired.get("ranked_run", [])) | set(self.paired.get("baseline_run", []))
+        runs = self.runs()
+        return runs[runs["run_dir"].map(lambda r: Path(str(r)).name).isin(names)].reset_index(drop=True)
+
     def provenance(self, runs: pd.DataFrame | None = None) -> str:
         """Caption line for ``runs`` (default: all finished runs)."""
         return provenance(self.done if runs is None else runs, self.scales)

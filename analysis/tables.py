@@ -1,9 +1,11 @@
 """SE-NAS Tables 1 and 3 from a results directory, with the paper's numbers beside ours.
 
 Table 1: mean Kendall's tau of supernet accuracy (SPOS supernet, Sec. 3.2) and of standalone accuracy
-against the NB201 ground truth, per dataset. Table 3: NB201 ground-truth accuracy (mean +- std over
-runs) of the architecture each method found, on the six NB201 reporting metrics, and the search cost.
-:func:`to_markdown` renders either table for a report.
+against the NB201 ground truth, per dataset, with the number of runs and of ranked architectures. Table 3:
+NB201 ground-truth accuracy (mean +- std over runs) of the architecture each method found, on the six NB201
+reporting metrics, and the search cost. The like-for-like table: both methods' taus over the same
+architectures (``paired.parquet``), their difference over seeds with its CI and Wilcoxon p-value.
+:func:`to_markdown` renders any of them; :func:`save_tables` writes all three.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pandas as pd
 
 from analysis.groundtruth import GroundTruth
 from analysis.results import TABLE3_METRICS, Results, dataset_name, order_labels
-from analysis.stats import common_archs, standalone_tau
+from analysis.stats import common_archs, like_for_like, standalone_tau
 from benchmark.io import atomic_path
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16-120")
@@ -62,10 +64,13 @@ def table1(results: Results, groundtruth: GroundTruth | None = None,
         solo, note = standalone_tau(results, ds, groundtruth, archs)
         if note:
             notes[ds] = note
-        for name, values in (("supernet accuracy", sup), ("standalone accuracy", solo)):
+        sup_archs = results.runs(label=supernet_label, dataset=ds)["n_ranked"].astype(float)
+        for name, values, n_archs in (("supernet accuracy", sup, sup_archs.mean() if len(sup_archs) else np.nan),
+                                      ("standalone accuracy", solo, float(len(archs)) if len(solo) else np.nan)):
             rows[name][col] = float(values.mean()) if len(values) else np.nan
             rows[name][f"{col} paper"] = PAPER_TABLE1[name][ds]
             rows[name][f"{col} n"] = len(values)
+            rows[name][f"{col} archs"] = n_archs
     out = pd.DataFrame.from_dict(rows, orient="index")
     out.index.name = "Metrics"
     out.attrs["notes"] = notes
@@ -120,14 +125,41 @@ def _markdown(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _archs(r: pd.Series, d: str) -> str:
+    n = r.get(f"{d} archs", np.nan)
+    return "" if n is None or (isinstance(n, float) and math.isnan(n)) else f", {n:.0f} archs"
+
+
 def table1_markdown(t: pd.DataFrame) -> str:
-    """Table 1 as markdown: ours (n) beside the paper for each dataset."""
-    datasets = [c for c in t.columns if not c.endswith((" paper", " n"))]
+    """Table 1 as markdown: ours (runs, ranked architectures) beside the paper for each dataset."""
+    datasets = [c for c in t.columns if not c.endswith((" paper", " n", " archs"))]
     header = ["Metrics"] + [h for d in datasets for h in (f"{d} (ours)", f"{d} (paper)")]
-    body = [[name] + [c for d in datasets for c in (f"{_num(r[d], 3)} (n={int(r[f'{d} n'])})",
+    body = [[name] + [c for d in datasets for c in (f"{_num(r[d], 3)} (n={int(r[f'{d} n'])}{_archs(r, d)})",
                                                      _num(r[f"{d} paper"], 3))]
             for name, r in t.iterrows()]
     return _markdown(header, body)
+
+
+def like_for_like_table(results: Results, point: str = "final") -> pd.DataFrame:
+    """SE-NAS against each baseline over the same architectures at ``point`` (``final`` or ``epoch N``),
+    over seeds: :func:`analysis.stats.like_for_like`, methods named by their labels."""
+    t = like_for_like(results.paired, point)
+    names = dict(zip(results.paired.get("method", []), results.paired.get("label", [])))
+    t = t.assign(ranked=t["ranked"].map(lambda m: names.get(m, m)),
+                 baseline=t["baseline"].map(lambda m: names.get(m, m)))
+    t.attrs["provenance"] = f"like-for-like at {point}; " + results.provenance(results.paired_runs())
+    return t
+
+
+def like_for_like_markdown(t: pd.DataFrame) -> str:
+    """The like-for-like table as markdown: taus, difference [95% CI over seeds], Wilcoxon p, ceiling."""
+    header = ["Dataset", "Architectures of", "Baseline", "seeds", "archs", "tau (ranked)", "tau (baseline)",
+              "baseline − ranked [95% CI]", "Wilcoxon p", "noise ceiling"]
+    body = [[dataset_name(r["dataset"]), str(r["ranked"]), str(r["baseline"]), str(int(r["n_pairs"])),
+             _num(r["n_ranked"], 0), _num(r["tau_ranked"], 3), _num(r["tau_baseline"], 3),
+             f"{_num(r['diff'], 3)} [{_num(r['diff_ci_low'], 3)}, {_num(r['diff_ci_high'], 3)}]",
+             _num(r["pvalue"], 3), _num(r["ceiling_median"], 2)] for _, r in t.iterrows()]
+    return _markdown(header, body) if body else "No like-for-like pairs (sweep SE-NAS with spos or spos_avg)."
 
 
 def table3_markdown(t: pd.DataFrame) -> str:
@@ -146,7 +178,10 @@ def table3_markdown(t: pd.DataFrame) -> str:
 
 def to_markdown(t: pd.DataFrame) -> str:
     """Render a :func:`table1` or :func:`table3` frame as markdown, with its provenance and notes below."""
-    text = table3_markdown(t) if "source" in t.columns else table1_markdown(t)
+    if "baseline" in t.columns:
+        text = like_for_like_markdown(t)
+    else:
+        text = table3_markdown(t) if "source" in t.columns else table1_markdown(t)
     if t.attrs.get("provenance"):
         text += f"\n\nOurs: {t.attrs['provenance']}."
     for ds, note in t.attrs.get("notes", {}).items():
@@ -160,3 +195,11 @@ def save_markdown(t: pd.DataFrame, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(to_markdown(t) + "\n")
     return path
+
+
+def save_tables(results: Results, out_dir: str | Path, groundtruth: GroundTruth | None = None) -> list[Path]:
+    """Tables 1 and 3 and the like-for-like table (final space) as markdown in ``out_dir``."""
+    out_dir = Path(out_dir)
+    return [save_markdown(table1(results, groundtruth), out_dir / "table1.md"),
+            save_markdown(table3(results), out_dir / "table3.md"),
+            save_markdown(like_for_like_table(results), out_dir / "like_for_like.md")]

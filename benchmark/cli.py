@@ -196,6 +196,8 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     the architectures SE-NAS ranks; then the paper's comparison (Sec. 4.2). Writes figures and tables."""
     from analysis.figures import make_all_figures
     from analysis.report import compare_lines
+    from analysis.results import load_results
+    from analysis.tables import save_tables
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
 
@@ -208,9 +210,12 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     report = sweep(parse_config(raw, "nasbench compare"), out)
     for line in compare_lines(out, report.index, report.paired):
         typer.echo(line)
-    for path in make_all_figures(out, out / "figures"):
+    results = load_results(out)
+    for path in make_all_figures(results, out / "figures"):
         if path.suffix == ".png":
             typer.echo(f"figure: {path}")
+    for path in save_tables(results, out / "figures"):
+        typer.echo(f"table: {path}")
     if report.failed:
         raise NasBenchError(f"{len(report.failed)} run(s) failed: {', '.join(report.failed)}",
                             f"see error.json in {out}/runs/<run_id>/")
@@ -255,14 +260,13 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
     """Make the SE-NAS figures (Figs. 1, 6, 7, 8 and quick looks) and Tables 1 and 3 from a results directory."""
     from analysis.figures import make_all_figures
     from analysis.results import load_results, resolve_groundtruth
-    from analysis.tables import save_markdown, table1, table3
+    from analysis.tables import save_tables
 
     inputs.output_folder(out)
     results = load_results(results_dir)
     gt = resolve_groundtruth(groundtruth)
     paths = make_all_figures(results, out, groundtruth=gt)
-    paths += [save_markdown(table1(results, gt), out / "table1.md"),
-              save_markdown(table3(results), out / "table3.md")]
+    paths += save_tables(results, out, gt)
     for path in paths:
         typer.echo(f"wrote {path}")
 # ----------------------------------------------------------------------------------------- /figures

@@ -371,8 +371,10 @@ def test_table1_values(results, groundtruth):
     assert np.isnan(t.loc["supernet accuracy", "ImageNet-16-120"])
     assert {k: v for k, v in PAPER_TABLE1["supernet accuracy"].items()} == {
         "cifar10": 0.543, "cifar100": 0.532, "imagenet16-120": 0.539}
+    archs = results.runs(label="SPOS", dataset="cifar10")["n_ranked"].mean()
+    assert t.loc["supernet accuracy", "CIFAR-10 archs"] == archs  # the set each tau covers
     md = to_markdown(t)
-    assert "| supernet accuracy | " in md and "(n=3) | 0.543" in md and "reduced scale" in md
+    assert "| supernet accuracy | " in md and f"(n=3, {archs:.0f} archs) | 0.543" in md and "reduced scale" in md
 
 
 def test_table3_values(results):
@@ -403,12 +405,14 @@ def test_figures_cli_writes_every_figure_and_table(results, tmp_path):
     assert out.exit_code == 0, out.output
     written = {Path(line.split(" ", 1)[1]) for line in out.output.splitlines() if line.startswith("wrote ")}
     for stem in ("fig1_ranking_distribution", "fig6_operator_distribution", "fig7_tau_curve",
-                 "fig8_tau_distribution", "tau_comparison", "ranking_scatter", "criteria_retention"):
+                 "fig8_tau_distribution", "fig7_like_for_like", "fig8_like_for_like", "bias_diagnostics",
+                 "tau_comparison", "ranking_scatter", "criteria_retention"):
         for suffix, magic in ((".png", b"\x89PNG\r\n\x1a\n"), (".pdf", b"%PDF-")):
             path = tmp_path / "figs" / f"{stem}{suffix}"
             assert path in written and path.read_bytes().startswith(magic) and path.stat().st_size > 5000
     assert "| SE-NAS (paper) | - | 10561.1 |" in (tmp_path / "figs" / "table3.md").read_text()
-    assert "| supernet accuracy | 0.510 (n=3) | 0.543 |" in (tmp_path / "figs" / "table1.md").read_text()
+    assert "| supernet accuracy | 0.510 (n=3, 41 archs) | 0.543 |" in (tmp_path / "figs" / "table1.md").read_text()
+    assert "No like-for-like pairs" in (tmp_path / "figs" / "like_for_like.md").read_text()
     out = CliRunner().invoke(app, ["figures", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])
     assert out.exit_code != 0 and "does not exist" in str(out.exception)
 

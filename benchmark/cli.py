@@ -273,7 +273,7 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
 
 
 # ---------------------------------------------------------------------------------------------- perf
-# (issue 6: `nasbench perf`; the measurement lives in benchmark/perf.py)
+# (`nasbench perf`; the measurement lives in benchmark/perf.py)
 @app.command("perf")
 def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
          batch_size: int = typer.Option(256, help="Training batch (paper: 256; less on CPU)."),
@@ -316,7 +316,7 @@ def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summar
                data_root: Optional[str] = DATA_ROOT,
                groundtruth: Optional[str] = GT_OPTION
                ) -> None:
-    """Every issue-6 speed target in one command (perf, full-space evaluation, paper SE-NAS run, MobileNet)."""
+    """Every GPU speed target (docs/performance.md) in one command (perf, full-space evaluation, paper SE-NAS run, MobileNet)."""
     from benchmark.perf_suite import SuiteConfig, run_suite, summary_table
 
     cfg = SuiteConfig(out=out, device=device, smoke=smoke, eval_budget_s=eval_budget,
@@ -328,7 +328,7 @@ def perf_suite(out: Path = typer.Option(..., help="Folder for suite.json, summar
 
 
 # ---------------------------------------------------------------------------------------------- sweep
-# (issue 5: `nasbench sweep` and `nasbench train-standalone`; the harness lives in benchmark/harness/)
+# (`nasbench sweep` and `nasbench train-standalone`; the harness lives in benchmark/harness/)
 @app.command("sweep")
 def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOML (see docs/sweeps.md)."),
               out: Optional[Path] = typer.Option(None, "--out", help="Results directory (default results/<name>)."),

@@ -1,4 +1,4 @@
-"""``nasbench perf``: supernet training and architecture evaluation throughput, side by side (issue 6).
+"""``nasbench perf``: supernet training and architecture evaluation throughput, side by side.
 
 In one process, on the same synthetic images and the same architectures, three contenders are timed:
 

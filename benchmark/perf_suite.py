@@ -1,4 +1,4 @@
-"""``nasbench perf-suite``: every speed target of issue 6 measured in one command, for a short GPU lease.
+"""``nasbench perf-suite``: every speed target of docs/performance.md measured in one command, for a short GPU lease.
 
 Four steps, each timed, each allowed to fail on its own (its error is recorded and the next step runs):
 
@@ -13,7 +13,7 @@ Four steps, each timed, each allowed to fail on its own (its error is recorded a
    (target < 10 minutes). Without the full CIFAR-10 training set under the data root it runs on *timing
    data*: the official file layout filled with random pixels, so its time is real and its accuracies and
    tau are meaningless (the summary says so);
-4. ``mobilenet``: MobileNet-like supernet against MobileNetV2 training throughput (issue 7).
+4. ``mobilenet``: MobileNet-like supernet against MobileNetV2 training throughput (the MobileNet search space).
 
 Everything lands in ``--out``: ``suite.json`` (all numbers, hardware, versions), ``summary.md`` (targets
 against measurements), ``perf.txt`` and the end-to-end run's directory (timing data goes to a temporary
@@ -174,7 +174,7 @@ def _senas_paper(cfg: SuiteConfig, run_root: Path, real: bool, gt: str) -> dict[
 
 
 def step_mobilenet(cfg: SuiteConfig) -> dict[str, Any]:
-    """MobileNet-like supernet against MobileNetV2 training images/s (issue 7)."""
+    """MobileNet-like supernet against MobileNetV2 training images/s."""
     from benchmark.imagenet.perf import mobilenet_throughput
 
     batch, steps, size = (2, 1, 64) if cfg.smoke else (256, 30, 224)
@@ -230,7 +230,7 @@ def run_suite(cfg: SuiteConfig, log: Callable[[str], None] = lambda s: None) -> 
 
 
 def summary_table(suite: dict[str, Any]) -> list[str]:
-    """Issue 6's targets against the measurements, as a Markdown table."""
+    """The speed targets (docs/performance.md) against the measurements, as a Markdown table."""
     s = suite["steps"]
     hw = suite["hardware"]
 
@@ -249,7 +249,7 @@ def summary_table(suite: dict[str, Any]) -> list[str]:
     eval_note = "measured" if get("eval_space", "full_space_measured") else "projected from the rate"
     senas_s = get("senas_paper", "seconds") if get("senas_paper", "finished") else None
     smoke = "**Smoke run: sizes shrunk to check the plumbing; the numbers mean nothing.**"
-    heading = smoke if suite["smoke"] else f"torch {suite['versions']['torch']}; targets from issue 6."
+    heading = smoke if suite["smoke"] else f"torch {suite['versions']['torch']}; targets from docs/performance.md."
     lines = [f"# nasbench perf-suite on {hw.get('gpu') or hw['cpu']} ({suite['device']})", "", heading, "",
              "| target | measured | goal | met |", "|---|---|---|---|",
              row("supernet training vs xautodl (batch 256, C=16, N=5)",

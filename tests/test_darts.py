@@ -1,4 +1,4 @@
-"""The DARTS space driver (issue 9): space and slots, genotypes, networks, supernet paths, expanding, the
+"""The DARTS space driver: space and slots, genotypes, networks, supernet paths, expanding, the
 relaxation behind ``magnitude``, network costs, and tiny end-to-end runs (CIFAR-10 search, ImageNet
 retraining on a generated folder)."""
 

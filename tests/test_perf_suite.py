@@ -1,6 +1,6 @@
 """``nasbench perf-suite`` plumbing on CPU (``--smoke``): steps report what the summary needs, a failing or
 slow step is recorded without losing the others, and the timing data has the official CIFAR-10 layout.
-Speed itself is never asserted here (issue 6: speed is measured by the command, not by tests)."""
+Speed itself is never asserted here: speed is measured by the command, not by tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The DARTS-space driver (issue 9): SE-NAS search on CIFAR-10, genotypes, ImageNet retraining.
+"""The DARTS-space driver: SE-NAS search on CIFAR-10, genotypes, ImageNet retraining.
 
 Modules: :mod:`.genotypes` (the DARTS ``Genotype`` form), :mod:`.presets`, :mod:`.expanded` (SE-NAS
 expanding on the DARTS supernet), :mod:`.relaxation` (the DARTS relaxation behind ``magnitude``),

@@ -9,6 +9,7 @@ from typing import Any, Optional
 
 import typer
 
+import benchmark
 from benchmark import inputs
 from benchmark.cli_options import OVERWRITE, SET, THREADS, parse_overrides, run_app
 from benchmark.errors import NasBenchError, disk_full
@@ -23,6 +24,20 @@ app.add_typer(arch_app, name="arch")
 app.add_typer(space_app, name="space")
 app.add_typer(data_app, name="data")
 app.add_typer(gt_app, name="gt")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import torch
+
+        typer.echo(f"nasbench {benchmark.__version__} (torch {torch.__version__})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print the toolkit and torch versions and exit.")) -> None:
+    """Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth."""
 
 
 def _add_imagenet_drivers() -> None:

@@ -104,3 +104,12 @@ def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, cap
     for name in ("fig7_tau_curve.png", "fig7_like_for_like.png", "fig8_like_for_like.png",
                  "tau_comparison.png", "ranking_scatter.png"):
         assert (tmp_path / "figures" / name).stat().st_size > 0
+
+
+def test_version_prints_the_toolkit_and_torch_versions(monkeypatch, capsys):
+    import torch
+
+    import benchmark
+
+    code, out, _ = nasbench(monkeypatch, capsys, "--version")
+    assert code == 0 and out.strip() == f"nasbench {benchmark.__version__} (torch {torch.__version__})"

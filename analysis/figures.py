@@ -16,6 +16,8 @@ Figs. 7 and 8 draw the noise ceiling (:func:`analysis.precision.noise_ceiling`):
 estimator reaches on the same architectures and number of validation images.
 - :func:`bias_diagnostics` - why a supernet misranks: tau against parameters (supernet and ground truth)
   and tau within equal convolution counts, beside tau itself.
+- :func:`tau_vs_budget` - SPOS tau against training epochs over one or more results directories, with
+  the noise ceiling (the cpu-scale study, docs/cpu-scale.md).
 - :func:`tau_comparison`, :func:`ranking_scatter`, :func:`criteria_retention` - quick looks.
 """
 
@@ -39,7 +41,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.groundtruth import GroundTruth, default_metric  # noqa: E402
 from analysis.ranking import kendall_tau  # noqa: E402
-from analysis.results import Results, dataset_name, load_results, order_labels  # noqa: E402
+from analysis.results import Results, dataset_name, load_results, order_labels, provenance  # noqa: E402
 from analysis.stats import (  # noqa: E402
     operator_retention,
     paired_curves,
@@ -591,6 +593,50 @@ def bias_diagnostics(results: Results, out_dir: str | Path) -> list[Path]:
     ax.set_title("Why a supernet misranks: size bias and tau within equal convolution counts", fontsize=10)
     fig.tight_layout()
     return _save(fig, out_dir, "bias_diagnostics", _caption("Final ranking of each run", results, runs))
+
+
+# ------------------------------------------------------------------------------------ budget study
+def tau_vs_budget(results: Sequence[Results], out_dir: str | Path, label: str = BASELINE) -> list[Path]:
+    """Tau of ``label`` runs against training epochs, one line per run, marked by the length of its
+    schedule (a tau after 6 of 12 epochs is not one after 6 of 6: the cosine schedule differs), with the
+    mean noise ceiling of the ranked architectures and its 95% range."""
+    _style()
+    frames = []
+    for r in results:
+        curve = r.tau_curve[r.tau_curve["label"] == label] if len(r.tau_curve) else r.tau_curve
+        for run_id, c in curve.groupby("run_id"):
+            preset = r.configs.get(run_id, {}).get("preset", {})
+            total = int(preset.get("stages", 0)) * int(preset.get("epochs_per_stage", 0))
+            frames.append(c.assign(schedule=f"{preset.get('name', '?')} preset, {total}-epoch schedule",
+                                   run=f"{r.root.name}/{run_id}"))
+    fig, ax = plt.subplots(figsize=(7.6, 4.0))
+    runs = pd.concat([r.runs(label=label) for r in results], ignore_index=True)
+    if not frames:
+        _missing(ax, f"no {label} runs with a tau curve")
+    else:
+        curve = pd.concat(frames, ignore_index=True).sort_values("epoch")
+        if "ceiling_median" in curve:
+            band = curve.groupby("epoch")[["ceiling_median", "ceiling_low", "ceiling_high"]].mean()
+            ax.fill_between(band.index, band["ceiling_low"], band["ceiling_high"], color=CEILING_COLOR,
+                            alpha=0.12, lw=0)
+            ax.plot(band.index, band["ceiling_median"], ls="--", color=CEILING_COLOR, lw=1,
+                    label="noise ceiling")
+        schedules = sorted(curve["schedule"].unique())
+        colors = dict(zip(schedules, sns.color_palette("colorblind", len(schedules))))
+        for (schedule, _), c in curve.groupby(["schedule", "run"]):
+            ax.plot(c["epoch"], c["tau"], marker="o", ms=4, color=colors[schedule], alpha=0.8, lw=1.2)
+        for schedule in schedules:
+            n = curve.loc[curve["schedule"] == schedule, "run"].nunique()
+            ax.plot([], [], marker="o", color=colors[schedule], label=f"{label}, {schedule} (n={n})")
+        ax.axhline(0, color="0.5", lw=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("Epoch")
+        ax.set_ylabel("Kendall's Tau")
+        ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"{label} ranking correlation against training budget")
+    fig.tight_layout()
+    scales = {k: v for r in results for k, v in r.scales.items()}
+    return _save(fig, out_dir, "tau_vs_budget", f"One line per run. Source: {provenance(runs, scales)}.")
 
 
 # ------------------------------------------------------------------------------------------ all

@@ -641,8 +641,9 @@ def tau_vs_budget(results: Sequence[Results], out_dir: str | Path, label: str = 
 
 # ------------------------------------------------------------------------------------------ all
 def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
-                     groundtruth: GroundTruth | None = None) -> list[Path]:
-    """Every figure of this module from one results directory (or loaded results); returns the files."""
+                     groundtruth: GroundTruth | None = None, budget: Sequence[Results] = ()) -> list[Path]:
+    """Every figure of this module from one results directory (or loaded results); returns the files.
+    ``budget``: more results whose SPOS runs join the tau-against-budget figure."""
     results = results_dir if isinstance(results_dir, Results) else load_results(results_dir)
     paths: list[Path] = []
     paths += fig1_ranking_distribution(results, out_dir, groundtruth=groundtruth)
@@ -653,6 +654,7 @@ def make_all_figures(results_dir: str | Path | Results, out_dir: str | Path,
     paths += fig8_like_for_like(results, out_dir)
     paths += tau_comparison(results, out_dir)
     paths += bias_diagnostics(results, out_dir)
+    paths += tau_vs_budget([results, *budget], out_dir)
     paths += ranking_scatter(results, out_dir)
     paths += criteria_retention(results, out_dir)
     return paths

@@ -271,8 +271,12 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
                 help="Ground truth that ranks standalone runs (Table 1) and, if per-seed (.pth, "
                      "NATS folder), gives Fig. 1 standalone ranks; auto = the data root's table. A .pth is fully "
                      "unpickled (it can run code: only the official file)."
-            )) -> None:
-    """Make the SE-NAS figures (Figs. 1, 6, 7, 8 and quick looks) and Tables 1 and 3 from a results directory."""
+            ),
+            budget: list[Path] = typer.Option([], "--budget",
+                                              help="Another results directory whose SPOS runs join the "
+                                                   "tau-against-budget figure (repeatable).")) -> None:
+    """Make the SE-NAS figures (Figs. 1, 6, 7, 8, their like-for-like variants, quick looks) and Tables 1
+    and 3 and the like-for-like table from a results directory."""
     from analysis.figures import make_all_figures
     from analysis.results import load_results, resolve_groundtruth
     from analysis.tables import save_tables
@@ -280,7 +284,7 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
     inputs.output_folder(out)
     results = load_results(results_dir)
     gt = resolve_groundtruth(groundtruth)
-    paths = make_all_figures(results, out, groundtruth=gt)
+    paths = make_all_figures(results, out, groundtruth=gt, budget=[load_results(b) for b in budget])
     paths += save_tables(results, out, gt)
     for path in paths:
         typer.echo(f"wrote {path}")

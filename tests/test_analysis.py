@@ -405,7 +405,7 @@ def test_figures_cli_writes_every_figure_and_table(results, tmp_path):
     assert out.exit_code == 0, out.output
     written = {Path(line.split(" ", 1)[1]) for line in out.output.splitlines() if line.startswith("wrote ")}
     for stem in ("fig1_ranking_distribution", "fig6_operator_distribution", "fig7_tau_curve",
-                 "fig8_tau_distribution", "fig7_like_for_like", "fig8_like_for_like", "bias_diagnostics",
+                 "fig8_tau_distribution", "fig7_like_for_like", "fig8_like_for_like", "bias_diagnostics", "tau_vs_budget",
                  "tau_comparison", "ranking_scatter", "criteria_retention"):
         for suffix, magic in ((".png", b"\x89PNG\r\n\x1a\n"), (".pdf", b"%PDF-")):
             path = tmp_path / "figs" / f"{stem}{suffix}"

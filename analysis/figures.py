@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import matplotlib
 
@@ -359,20 +359,7 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
     if runs.empty:
         _missing(ax, f"no finished runs of {', '.join(labels)}")
     else:
-        order = [dataset_name(d) for d in _datasets(results, labels)]
-        hue_order = order_labels(runs["label"])
-        runs["Dataset"] = runs["dataset"].map(dataset_name)
-        palette = label_colors(hue_order)
-        sns.boxplot(data=runs, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
-                    palette=palette, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
-        sns.stripplot(data=runs, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
-                      palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
-                      legend=False)
-        handles, texts = ax.get_legend_handles_labels()
-        drawn = _ceiling_ticks(ax, runs, order, hue_order)
-        ax.legend(handles[:len(hue_order)] + drawn,
-                  [f"{t} ({_count_text(runs, t)})" for t in texts[:len(hue_order)]]
-                  + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        _tau_boxes(ax, runs, [dataset_name(d) for d in _datasets(results, labels)], lambda label: "")
         ax.set_xlabel("")
         ax.set_ylabel("Kendall's Tau")
     ax.set_title("Distribution of ranking correlation over repeated runs (the paper's reading: each method "
@@ -381,6 +368,23 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
     return _save(fig, out_dir, "fig8_tau_distribution",
                  _caption("SE-NAS Fig. 8 layout (not like-for-like); baseline = SPOS; black ticks: noise "
                           "ceiling of each method's ranked set", results, runs))
+
+
+def _tau_boxes(ax: plt.Axes, frame: pd.DataFrame, order: list[str], extra: Callable[[str], str]) -> None:
+    """Fig. 8's drawing: tau per dataset (box and one dot per run) dodged by label, each method's noise
+    ceiling as a tick, and a legend giving each label's run count (plus ``extra(label)``)."""
+    frame["Dataset"] = frame["dataset"].map(dataset_name)
+    hue_order = order_labels(frame["label"].unique())
+    palette = label_colors(hue_order)
+    common = {"data": frame, "x": "Dataset", "y": "tau", "hue": "label", "order": order, "hue_order": hue_order,
+              "ax": ax, "palette": palette}
+    sns.boxplot(**common, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
+    sns.stripplot(**common, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5, legend=False)
+    handles, texts = ax.get_legend_handles_labels()
+    drawn = _ceiling_ticks(ax, frame, order, hue_order)
+    ax.legend(handles[:len(hue_order)] + drawn,
+              [f"{t} ({_count_text(frame, t)}{extra(t)})" for t in texts[:len(hue_order)]]
+              + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
 
 
 def _ceiling_ticks(ax: plt.Axes, frame: pd.DataFrame, order: Sequence[str], hue_order: Sequence[str],
@@ -414,21 +418,9 @@ def fig8_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
     else:
         own = final[final["role"] == "ranked"].drop_duplicates("ranked_run")
         final = pd.concat([own, final[final["role"] == "baseline"]], ignore_index=True)
-        final["Dataset"] = final["dataset"].map(dataset_name)
-        order = [dataset_name(d) for d in _sort_datasets(set(final["dataset"]))]
-        hue_order = order_labels(final["label"].unique())
-        palette = label_colors(hue_order)
-        sns.boxplot(data=final, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
-                    palette=palette, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
-        sns.stripplot(data=final, x="Dataset", y="tau", hue="label", order=order, hue_order=hue_order, ax=ax,
-                      palette=palette, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5,
-                      legend=False)
-        handles, texts = ax.get_legend_handles_labels()
-        drawn = _ceiling_ticks(ax, final, order, hue_order)
         archs = final.groupby("label")["n_ranked"].mean()
-        ax.legend(handles[:len(hue_order)] + drawn,
-                  [f"{t} ({_count_text(final, t)}, {archs[t]:.0f} archs)" for t in texts[:len(hue_order)]]
-                  + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
+        _tau_boxes(ax, final, [dataset_name(d) for d in _sort_datasets(set(final["dataset"]))],
+                   lambda label: f", {archs[label]:.0f} archs")
         ax.set_xlabel("")
         ax.set_ylabel("Kendall's Tau (same architectures)")
     ax.set_title("Final ranking correlation like-for-like: every method ranks SE-NAS's final space",

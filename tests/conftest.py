@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,17 @@ def kill_at_epoch(monkeypatch: pytest.MonkeyPatch, run_class: type, epoch: int) 
 def same(a: object, b: object) -> bool:
     """Equal as recorded in ``result.json``: NaN (an undefined tau or diagnostic) equals NaN."""
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def nasbench(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, *args: object) -> tuple[int, str, str]:
+    """``nasbench ARGS`` through the real entry point, in this process: (exit code, stdout, stderr)."""
+    from benchmark.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["nasbench", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -10,20 +10,18 @@ import errno
 import json
 import os
 import shutil
-import sys
 from io import StringIO
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import FAST
+from conftest import FAST, nasbench
 from rich.console import Console
 from test_analysis import write_results_dir
 
 from benchmark.bsnas.presets import PRESETS as BSNAS_PRESETS
 from benchmark.bsnas.presets import validate as validate_bsnas
-from benchmark.cli import main
 from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS
 from benchmark.darts.presets import validate as validate_darts
 from benchmark.divergence import check_finite_loss
@@ -38,17 +36,6 @@ from benchmark.settings import parse_overrides
 from benchmark.standalone import STANDALONE_PRESETS
 
 SETS = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-
-
-def nasbench(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["nasbench", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def files(folder: Path) -> dict[str, float]:

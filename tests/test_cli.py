@@ -1,23 +1,11 @@
 """The ``nasbench`` command line: JSON outputs, every registered space, and one-line errors (exit 2)."""
 
 import json
-import sys
 
 import pytest
 
-from benchmark.cli import main
 from benchmark.spaces import SPACES
-
-
-def nasbench(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["nasbench", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.conftest import nasbench
 
 
 def test_arch_info_json_by_index_and_string(monkeypatch, capsys, root):

@@ -30,7 +30,7 @@ from benchmark.methods import METHODS, RunConfig
 from benchmark.presets import get_preset
 from benchmark.resumable import cpu_threads
 from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
-from tests.conftest import FAST, kill_at_epoch
+from tests.conftest import FAST, kill_at_epoch, nasbench
 
 REPO = Path(__file__).resolve().parents[1]
 SET_ARGS = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
@@ -59,18 +59,6 @@ def plant_malicious(path: Path, marker: Path, manifest: bool = True) -> None:
     if manifest:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         path.with_name(f"{path.stem}.sha256").write_text(f"{digest}  {path.name}\n")
-
-
-def nasbench(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """``nasbench ARGS`` through the real entry point, in this process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["nasbench", *args])
-    try:
-        cli.main()
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def run_args(method: str, out: Path, *extra: str) -> list[str]:

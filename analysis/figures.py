@@ -43,6 +43,7 @@ from analysis.groundtruth import GroundTruth, default_metric  # noqa: E402
 from analysis.ranking import kendall_tau  # noqa: E402
 from analysis.results import Results, dataset_name, load_results, order_labels, provenance  # noqa: E402
 from analysis.stats import (  # noqa: E402
+    method_rows,
     operator_retention,
     paired_curves,
     ranking_distribution,
@@ -416,8 +417,7 @@ def fig8_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
         _missing(ax, "no like-for-like pairs: sweep SE-NAS with spos or spos_avg of the same seeds "
                      "(`nasbench compare` does)")
     else:
-        own = final[final["role"] == "ranked"].drop_duplicates("ranked_run")
-        final = pd.concat([own, final[final["role"] == "baseline"]], ignore_index=True)
+        final = method_rows(final)
         archs = final.groupby("label")["n_ranked"].mean()
         _tau_boxes(ax, final, [dataset_name(d) for d in _sort_datasets(set(final["dataset"]))],
                    lambda label: f", {archs[label]:.0f} archs")

@@ -361,17 +361,22 @@ def like_for_like(paired: pd.DataFrame, point: str = "final", level: float = 0.9
     return pd.DataFrame(out, columns=cols)
 
 
+def method_rows(paired: pd.DataFrame) -> pd.DataFrame:
+    """One row per (run, point) of ``paired.parquet``: the ranked method's rows appear once per baseline
+    there and are kept once; every baseline row is kept."""
+    own = paired[paired["role"] == "ranked"].drop_duplicates(subset=["ranked_run", "point"])
+    return pd.concat([own, paired[paired["role"] == "baseline"]], ignore_index=True)
+
+
 def paired_curves(paired: pd.DataFrame) -> pd.DataFrame:
     """Like-for-like Fig. 7: mean and std over seeds of each method's tau at every ranking point (tau
-    epochs, then ``final``) over the same architectures, with the mean noise ceiling of those sets.
-
-    The ranked method's rows appear once per baseline in ``paired.parquet``; they are counted once."""
+    epochs, then ``final``) over the same architectures, with the mean noise ceiling of those sets
+    (each run counted once, :func:`method_rows`)."""
     cols = ["dataset", "label", "point", "epoch", "order", "n", "n_ranked", "mean", "std", "ceiling_median",
             "ceiling_low", "ceiling_high"]
     if paired is None or paired.empty:
         return pd.DataFrame(columns=cols)
-    own = paired[paired["role"] == "ranked"].drop_duplicates(subset=["ranked_run", "point"])
-    df = pd.concat([own, paired[paired["role"] == "baseline"]], ignore_index=True)
+    df = method_rows(paired)
     df = df.assign(order=[np.inf if p == "final" else e for p, e in df[["point", "epoch"]].itertuples(index=False)])
     g = df.groupby(["dataset", "label", "point", "order"], sort=True)
     out = pd.concat({"epoch": g["epoch"].max(), "n": g["tau"].count(), "n_ranked": g["n_ranked"].mean(),

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
+
 from benchmark.checkpoint import read_checkpoint_file
 from benchmark.errors import NasBenchError
 from benchmark.io import read_json, write_parquet
-from benchmark.resumable import cpu_threads
 from benchmark.methods.ranking import ranking_frame, ranking_path, ranking_report, snapshot_path
+from benchmark.resumable import cpu_threads
 from benchmark.spaces.nb201 import parse_arch
 
 BASELINES = ("spos", "spos_avg")  # methods that keep snapshots and rank another method's architectures
@@ -122,11 +123,10 @@ def pair(ranked_dir: Path, baseline_dir: Path, build_baseline: Callable[[dict[st
         run.setup()
         accuracies = [_evaluate(run, baseline["config"], baseline_dir, epoch, own, point)
                       for point, epoch, _, own in sets]
-    seed = int(ranked["config"]["seed"])
+    seed, val_images = int(ranked["config"]["seed"]), len(run.data.val_y)
     rows = []
     for (point, epoch, space, own), acc in zip(sets, accuracies):
         theirs = ranking_frame(list(own["arch"]), acc, run.gt, ranked["config"]["dataset"])
-        val_images = len(run.data.val_y)
         mine = _row(point, epoch, space, "ranked", ranked["config"]["method"], own, val_images, seed)
         other = _row(point, epoch, space, "baseline", baseline["config"]["method"], theirs, val_images, seed)
         lo, hi = paired_difference_ci(theirs["supernet_acc"], own["supernet_acc"], own["gt_acc"], seed=seed)

@@ -353,7 +353,11 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
               out: Optional[Path] = typer.Option(None, "--out", help="Results directory (default results/<name>)."),
               executor: str = typer.Option("local", help="local | ray"),
               workers: int = typer.Option(1, help="Worker processes for --executor local (one GPU each)."),
-              address: Optional[str] = typer.Option(None, help="Ray cluster address for --executor ray, e.g. auto."),
+              address: Optional[str] = typer.Option(
+                  None, "--ray-address", help="Ray cluster to join with --executor ray: auto (this node's), "
+                  "HEAD:6379 or ray://HEAD:10001; without it a local cluster is started."),
+              ray_retries: int = typer.Option(3, "--ray-retries", help="Times Ray reruns a run whose worker "
+                                              "died (it resumes from its last checkpoint)."),
               device: Optional[str] = typer.Option(None, help="Override the config's device: auto | cpu | cuda."),
               dry_run: bool = typer.Option(False, "--dry-run", help="List the runs and their status; run nothing."),
               data_root: Optional[str] = DATA_ROOT) -> None:
@@ -370,7 +374,8 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
         plan_only(cfg, results, Console())
         return
     inputs.output_folder(results)
-    report = sweep(cfg, results, executor=executor, workers=workers, address=address)
+    report = sweep(cfg, results, executor=executor, workers=workers, address=address,
+                   ray_retries=ray_retries)
     typer.echo(f"{report.ran} run(s) now, {report.skipped} finished before, {len(report.failed)} failed; "
                f"index: {results / 'index.parquet'}")
     if report.failed:

@@ -1,6 +1,7 @@
 """Executors: the same per-run function, :func:`~benchmark.harness.runs.execute_run`, called in this
 process (``local``), in N worker processes (``local --workers N``: one GPU each when there are GPUs), or as
-Ray tasks on an existing cluster (``ray``, an optional extra imported only here).
+Ray tasks on a cluster (``ray``: an existing one, or a local one it starts; an optional extra imported only
+here).
 
 Each executor calls ``on_start(spec)`` when a run starts and ``on_finish(spec, outcome)`` when it ends,
 with ``outcome = {"run_id", "status": "done" | "failed", "seconds", "error"}``; a run that dies without
@@ -16,11 +17,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.harness.runs import RUNS_DIR, RunSpec, Runtime, execute_run, record_failure
@@ -29,6 +33,7 @@ OnStart = Callable[[RunSpec], None]
 OnFinish = Callable[[RunSpec, dict[str, Any]], None]
 EXECUTORS = ("local", "ray")
 POLL_S = 0.2
+RAY_RETRIES = 3
 
 
 def run_local(specs: Sequence[RunSpec], results: Path, runtime: Runtime, on_start: OnStart,
@@ -123,25 +128,90 @@ def run_workers(specs: Sequence[RunSpec], results: Path, runtime: Runtime, worke
             log.close()
 
 
-def run_ray(specs: Sequence[RunSpec], results: Path, runtime: Runtime, address: str | None, on_start: OnStart,
-            on_finish: OnFinish) -> None:
-    """One Ray task per run (``num_gpus=1`` when the cluster has GPUs and the device is not cpu).
-
-    RESULTS must be a path every node sees (a shared file system), and every node needs the toolkit and
-    the data (``$NASBENCH_DATA``).
-    """
+def ray_address_answers(address: str, timeout_s: float = 5.0) -> None:
+    """Refuse a ``host:port`` or ``ray://host:port`` address where nothing listens, before ``ray.init``
+    (which would otherwise retry for minutes)."""
+    target = address.removeprefix("ray://")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise NasBenchError(f"Ray address {address!r} is not HOST:PORT or ray://HOST:PORT",
+                            "pass e.g. --ray-address auto (on a cluster node), HEAD:6379 or ray://HEAD:10001")
     try:
-        import ray
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise NasBenchError(f"no Ray cluster answers at {address} ({e.strerror or e})",
+                            "start one with `ray start --head` (and `ray start --address HEAD:6379` on the "
+                            "other nodes), or drop --ray-address to start a local cluster") from None
+
+
+def ray_ready(address: str | None) -> None:
+    """Refuse, before anything is written, a sweep that cannot reach Ray: Ray not installed, or an
+    ``address`` where nothing answers."""
+    try:
+        import ray  # noqa: F401
     except ImportError:
         raise NasBenchError("--executor ray needs Ray, which is not installed",
                             "pip install 'nasbench-oneshot[distributed]' (ray>=2.9), "
                             "or use --executor local") from None
-    ray.init(address=address)
-    gpus = 0 if runtime.device == "cpu" else int(ray.cluster_resources().get("GPU", 0) > 0)
-    task = ray.remote(num_gpus=gpus)(execute_run)
+    if address not in (None, "auto", "local"):
+        ray_address_answers(address)
+
+
+@contextmanager
+def ray_session(address: str | None) -> Iterator[None]:
+    """Join the cluster at ``address`` (``auto``: the one this node belongs to), or start a local one when
+    ``address`` is None, and leave it at the end; a connection this process already holds is reused and
+    kept. Entered before a sweep writes anything, so a cluster that does not answer leaves no trace."""
+    ray_ready(address)
+    import ray
+
+    connected = not ray.is_initialized()
+    if connected:
+        try:
+            ray.init(address=address, include_dashboard=False)
+        except ConnectionError as e:
+            if address is None:
+                raise NasBenchError(f"could not start a local Ray cluster: {str(e).splitlines()[0]}",
+                                    "start one with `ray start --head` and pass --ray-address auto") from None
+            raise NasBenchError(f"no running Ray cluster found for --ray-address {address}",
+                                "start one with `ray start --head` on this node, or drop --ray-address to "
+                                "start a local cluster") from None
+    try:
+        yield
+    finally:
+        if connected:
+            ray.shutdown()
+
+
+def task_gpus(device: str, cluster_gpus: float) -> int:
+    """GPUs one run asks Ray for: none on ``cpu``; one otherwise when the cluster has GPUs."""
+    if device == "cpu":
+        return 0
+    if device == "cuda" and cluster_gpus < 1:
+        raise NasBenchError("--device cuda, but the Ray cluster has no GPU",
+                            "join a cluster with GPU nodes, or use --device cpu (or auto)")
+    return int(cluster_gpus >= 1)
+
+
+def run_ray(specs: Sequence[RunSpec], results: Path, runtime: Runtime, on_start: OnStart,
+            on_finish: OnFinish, retries: int = RAY_RETRIES) -> None:
+    """One Ray task per run (inside :func:`ray_session`), asking for the run's ``threads`` CPUs and
+    :func:`task_gpus` GPUs, so a multi-GPU or multi-node cluster spreads the runs by itself. A task whose
+    worker process dies (a killed process, a lost node) is run again by Ray up to ``retries`` times; the
+    run resumes from its last checkpoint, so the result is the same.
+
+    RESULTS must be a path every node sees (a shared file system), and every node needs the toolkit and
+    the data (``$NASBENCH_DATA``).
+    """
+    import ray
+
+    gpus = task_gpus(runtime.device, ray.cluster_resources().get("GPU", 0))
+    task = ray.remote(max_retries=retries, retry_exceptions=False)(execute_run)
     pending: dict[Any, tuple[RunSpec, float]] = {}
     for spec in specs:
-        ref = task.remote(str(results.resolve()), spec.run_id, runtime.as_dict())
+        cpus = int(spec.resolved.get("threads") or 1)
+        ref = task.options(num_cpus=cpus, num_gpus=gpus).remote(str(results.resolve()), spec.run_id,
+                                                                 runtime.as_dict())
         pending[ref] = (spec, time.perf_counter())
         on_start(spec)
     while pending:
@@ -149,8 +219,10 @@ def run_ray(specs: Sequence[RunSpec], results: Path, runtime: Runtime, address: 
         spec, t0 = pending.pop(done[0])
         try:
             outcome = ray.get(done[0])
-        except Exception as e:  # noqa: BLE001 - a lost task or a dead worker is the run's failure
-            error = record_failure(results / RUNS_DIR / spec.run_id, type(e).__name__, str(e), "")
+        except Exception as e:  # noqa: BLE001 - a task out of retries is the run's failure
+            message = str(e).strip().splitlines()
+            error = record_failure(results / RUNS_DIR / spec.run_id, type(e).__name__,
+                                   message[0] if message else "", str(e))
             outcome = {"run_id": spec.run_id, "status": "failed", "seconds": time.perf_counter() - t0,
                        "error": f"{error['type']}: {error['message']}"}
         on_finish(spec, outcome)

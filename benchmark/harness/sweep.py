@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmark.errors import NasBenchError
 from benchmark.harness.config import SweepConfig
-from benchmark.harness.executors import EXECUTORS, run_local, run_ray, run_workers
+from benchmark.harness.executors import EXECUTORS, RAY_RETRIES, ray_session, run_local, run_ray, run_workers
 from benchmark.harness.index import build_index, write_index
 from benchmark.harness.pairing import pair_results
 from benchmark.harness.runs import RUNS_DIR, RunSpec, inspect_run
@@ -197,7 +198,8 @@ def dry_run(config: SweepConfig, results: Path, console: Console) -> SweepReport
 
 
 def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "local", workers: int = 1,
-          address: str | None = None, console: Console | None = None) -> SweepReport:
+          address: str | None = None, console: Console | None = None,
+          ray_retries: int = RAY_RETRIES) -> SweepReport:
     """Run every planned run of ``config`` that is not finished in ``results``; see the module docstring."""
     console = console or Console(stderr=True)
     if executor not in EXECUTORS:
@@ -205,16 +207,24 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
     if workers < 1 or (executor == "ray" and workers != 1):
         raise NasBenchError(f"--workers {workers} is not allowed with --executor {executor}",
                             "use --workers N >= 1 with --executor local (Ray schedules its own workers)")
-    if address is not None and executor != "ray":
-        raise NasBenchError("--address is for --executor ray", "add --executor ray or drop --address")
+    if executor != "ray" and (address is not None or ray_retries != RAY_RETRIES):
+        raise NasBenchError("--ray-address and --ray-retries are for --executor ray",
+                            "add --executor ray or drop them")
+    if ray_retries < 0:
+        raise NasBenchError(f"--ray-retries {ray_retries} is negative", "use 0 (never retry) or more")
     gt = config.runtime.groundtruth
     if gt and str(gt).lower().endswith(".pth"):  # analysis.groundtruth.official: never unpickled from a config
         raise NasBenchError(f"the sweep config names the official NB201 .pth {gt} as ground truth, which loads "
                             "only by full unpickling (it can run code)",
                             f"convert it once with `nasbench gt build --from {gt} --out TABLE.csv.gz` and name "
                             "the table in the config")
+    with ray_session(address) if executor == "ray" else nullcontext():
+        return _sweep(config, Path(results), executor, workers, console, ray_retries)
+
+
+def _sweep(config: SweepConfig, results: Path, executor: str, workers: int, console: Console,
+           ray_retries: int) -> SweepReport:
     specs = config.runs()
-    results = Path(results)
     if results.exists():
         check_version(results, create=False)  # refuse a foreign folder before putting a lock file in it
     results.mkdir(parents=True, exist_ok=True)
@@ -240,7 +250,7 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
                 progress.finish(_finished_line(spec, outcome, index), outcome["status"] == "done")
 
             if executor == "ray":
-                run_ray(todo, results, config.runtime, address, progress.start, on_finish)
+                run_ray(todo, results, config.runtime, progress.start, on_finish, ray_retries)
             elif workers > 1:
                 run_workers(todo, results, config.runtime, workers, progress.start, on_finish,
                             keep_fds=[lock.fd])

@@ -37,9 +37,9 @@ from benchmark.fastpath import FastPath
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.spaces.base import Arch
 from benchmark.spaces.nb201 import EDGES
+from benchmark.vocabulary import BN_POLICIES
 
 Batch = tuple[torch.Tensor, torch.Tensor]
-BN_POLICIES = ("recalibrate", "batch", "tracked", "nb201")
 
 
 def _batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:

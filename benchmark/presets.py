@@ -13,6 +13,7 @@ from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.settings import check_ranges, named_preset, parse_overrides
+from benchmark.vocabulary import check_bn_eval
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,6 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-_BN_EVAL = ("recalibrate", "batch", "tracked", "nb201")
 _SPLITS = ("senas", "nb201")
 
 
@@ -111,10 +111,6 @@ def validate(p: Preset) -> None:
         raise NasBenchError(msg, fix)
 
     check_ranges(p)  # finite numbers; lr, momentum, weight decay, grad_clip within their ranges
-    if p.bn_eval not in _BN_EVAL:
-        bad(f"unknown bn_eval {p.bn_eval!r}", f"choose one of: {', '.join(_BN_EVAL)}")
-    if p.bn_eval == "tracked" and not p.bn_track:
-        bad("bn_eval=tracked needs running statistics", "set bn_track=true or use bn_eval=recalibrate|batch|nb201")
     if p.split not in _SPLITS:
         bad(f"unknown split {p.split!r}", f"choose one of: {', '.join(_SPLITS)}")
     if p.weight_avg_k is not None and p.weight_avg_k < 1:
@@ -128,8 +124,7 @@ def validate(p: Preset) -> None:
         bad(f"remove_per_stage must be >= 0, got {p.remove_per_stage}", "set remove_per_stage >= 0")
     if p.recal_batches < 0:
         bad("recal_batches must be >= 0", "set recal_batches >= 0")
-    if p.bn_eval == "recalibrate" and p.recal_batches == 0:
-        bad("bn_eval=recalibrate with recal_batches=0", "set recal_batches >= 1")
+    check_bn_eval(p.bn_eval, p.bn_track, p.recal_batches)
     if p.rank_archs is not None and p.rank_archs < 2:
         bad("rank_archs must be at least 2 (Kendall's tau needs two architectures)", "set rank_archs >= 2 or none")
     bad_epochs = [e for e in p.tau_epochs if not 1 <= e <= p.total_epochs]

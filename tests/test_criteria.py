@@ -6,6 +6,8 @@ slot e is 50 + q_e(o) + sum_{f != e} mean(q_f); the best op of a slot is its hig
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -124,6 +126,25 @@ def test_missing_context_and_bad_options_are_one_line_errors():
     ]:
         with pytest.raises(NasBenchError):
             create_criterion(name, **options)
+
+
+@pytest.mark.parametrize("name", CRITERIA.names())
+def test_declared_options_are_the_constructor_options(name: str):
+    """``Criterion.options`` is what the run passes and what an unknown option is checked against."""
+    factory = CRITERIA.get(name)
+    params = [p for p in inspect.signature(factory).parameters if p != "self"]
+    assert sorted(factory.options) == sorted(params)
+
+
+def test_an_option_the_criterion_does_not_take_is_an_error_not_dropped():
+    with pytest.raises(NasBenchError, match="criterion 'accuracy' takes no option normalization") as e:
+        create_criterion("accuracy", M=2, normalization="range")
+    assert "M, sharing, batch_size" in e.value.fix
+    with pytest.raises(NasBenchError, match="takes no option M") as e:
+        create_criterion("random", M=2)
+    assert "it takes no options" in e.value.fix
+    with pytest.raises(NasBenchError, match="takes no option Mm"):
+        create_criterion("senas", Mm=2)
 
 
 def test_bad_evaluator_output_is_rejected():

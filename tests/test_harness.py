@@ -147,6 +147,13 @@ def test_yaml_and_toml_give_the_same_runs(tmp_path):
     assert toml_runs == yaml_runs and len(toml_runs) == 2 * (2 + 1)  # seeds x (senas criteria + spos)
 
 
+def test_normalizations_are_swept_only_for_the_criteria_that_normalise():
+    runs = parse_config(raw_config(methods=["senas"], criteria=["senas", "accuracy"],
+                                   normalizations=["mean", "range"])).runs()
+    variants = [(s.resolved["criterion"], s.resolved["normalization"]) for s in runs]
+    assert variants == [("senas", "mean"), ("senas", "range"), ("accuracy", "mean")]
+
+
 def test_set_values_typed_or_as_text_give_the_same_runs():
     """The sweep's ``set`` and ``--set`` share one parser: a YAML int for a float field is that float, and
     text (yes/no, null, comma-separated lists) resolves to the same presets and run ids as typed values."""

@@ -108,6 +108,7 @@ def test_corrupt_checkpoint_is_reported(tmp_path, root):
     ("senas", {"overrides": {"remove_per_stage": "13"}}, "exceeds"),
     ("senas", {"criterion": "oracle"}, "unknown criterion"),
     ("senas", {"normalization": "zscore"}, "unknown normalization"),
+    ("senas", {"criterion": "accuracy", "normalization": "range"}, "criterion 'accuracy' takes no normalization"),
 ])
 def test_impossible_settings_fail_before_training(tmp_path, root, method, kw, match):
     with pytest.raises(NasBenchError, match=match):

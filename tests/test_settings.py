@@ -4,17 +4,22 @@ values, used by every driver's presets, the standalone runs and the sweep's ``se
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmark.bsnas.presets import PRESETS as BSNAS_PRESETS
+from benchmark.bsnas.presets import get_preset as bsnas_get_preset
 from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS
+from benchmark.darts.presets import get_preset as darts_get_preset
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
+from benchmark.imagenet.presets import get_preset as mobilenet_get_preset
 from benchmark.presets import PRESETS, get_preset
 from benchmark.settings import parse_overrides, typed_overrides
 from benchmark.standalone import STANDALONE_PRESETS, StandalonePreset, get_standalone_preset
+from benchmark.vocabulary import BN_POLICIES
 
 EVERY_PRESET = [p for registry in (PRESETS, MOBILENET_PRESETS, BSNAS_PRESETS, SEARCH_PRESETS, RETRAIN_PRESETS,
                                    STANDALONE_PRESETS) for p in registry.values()]
@@ -76,3 +81,29 @@ def test_bad_overrides_are_one_line_errors_naming_the_key_path(overrides, where,
 def test_name_is_not_a_setting():
     with pytest.raises(NasBenchError, match="unknown setting 'name'"):
         parse_overrides(PRESETS["tiny"], {"name": "paper"})
+
+
+BN_PRESETS = {
+    "nb201": lambda o: get_preset("tiny", o),
+    "darts": lambda o: darts_get_preset(SEARCH_PRESETS, "tiny", o),
+    "mobilenet": lambda o: mobilenet_get_preset("tiny", o),
+    "bsnas": lambda o: bsnas_get_preset("tiny", o),
+}
+
+
+@pytest.mark.parametrize("space", BN_PRESETS)
+def test_every_driver_checks_bn_eval_against_the_one_vocabulary(space):
+    make = BN_PRESETS[space]
+    assert make({}).bn_eval in BN_POLICIES
+    with pytest.raises(NasBenchError, match="unknown bn_eval 'bogus'") as e:
+        make({"bn_eval": "bogus"})
+    assert e.value.fix.startswith("choose one of: recalibrate, batch, tracked")
+    assert make({"bn_eval": "recalibrate"}).bn_eval == "recalibrate"
+
+
+def test_the_bn_and_normalisation_vocabularies_are_declared_once():
+    """Only benchmark/vocabulary.py spells out the policy and normalisation names as a list."""
+    package = Path(__file__).resolve().parents[1] / "benchmark"
+    for literal in ('"mean", "range"', '"recalibrate", "batch"', '"tracked", "recalibrate"'):
+        where = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py") if literal in p.read_text())
+        assert where in ([], ["vocabulary.py"]), (literal, where)

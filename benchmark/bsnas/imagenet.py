@@ -6,7 +6,7 @@ architecture from scratch with the supernet's hyperparameters (Sec. 4.1).
 Optimiser (Sec. 4.1): SGD momentum 0.9, weight decay 4e-5, lr 0.045 with a linear warm-up over 5 epochs and
 one cosine cycle, per iteration. Supernet accuracy (rating samples and evolution fitness) is top-1 on a
 fixed part of the held-out images with the tracked BatchNorm statistics (the paper recalculates none;
-``bn_recalibrate`` re-estimates them per architecture). Several processes split the evaluations. Every epoch
+``bn_eval=recalibrate`` re-estimates them per architecture). Several processes split the evaluations. Every epoch
 ends with an atomic checkpoint; a run resumes from it. Outputs: ``result.json``, ``operators.parquet``
 (R_i per step), ``samples.parquet`` (Fig. 5), ``evolution_<budget>M.parquet`` and the architecture files.
 """
@@ -242,10 +242,9 @@ class _BSNASRun:
             p = self.p
             val = cached_images(self.held_out, p.score_images, p, self.cfg.seed, self.dist, self.autocast)
             recal = (cached_images(self.train_list, p.recal_images, p, self.cfg.seed, self.dist, self.autocast)
-                     if p.bn_recalibrate else [])
+                     if p.bn_eval == "recalibrate" else [])
             fast = FastPath(autocast_dtype=self.autocast, channels_last=self.channels_last)
-            policy = "recalibrate" if p.bn_recalibrate else "tracked"
-            self._evaluator = SupernetAccuracy(self.model, val, recal, policy, self.dist, fast)
+            self._evaluator = SupernetAccuracy(self.model, val, recal, p.bn_eval, self.dist, fast)
         return self._evaluator
 
     def fmt(self, arch: Arch) -> str:
@@ -327,7 +326,7 @@ class _BSNASRun:
                   "world_size": dist.world_size, "budgets_m": list(self.budgets), "config": config_dict(self.spring),
                   "schedule": {"N_r": list(p.keep), "T_f": p.first_epochs, "T_i": p.interval,
                                "M": p.samples_per_op},
-                  "bn_eval": "recalibrate" if p.bn_recalibrate else "tracked",
+                  "bn_eval": p.bn_eval,
                   "final_space_size": self.space.size(), "final_alive": [list(a) for a in self.space.alive],
                   "selections": selections, "shrinking_steps": self.state["steps"],
                   "train_log": self.state["train_log"], "timings": self.state["timings"]}

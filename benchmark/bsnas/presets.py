@@ -16,10 +16,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from benchmark.errors import NasBenchError
-from benchmark.imagenet.presets import validate_imagenet_run
+from benchmark.imagenet.presets import IMAGENET_BN_POLICIES, validate_imagenet_run
 from benchmark.search.evolution import check_settings, settings_of
 from benchmark.settings import named_preset, parse_overrides
 from benchmark.spaces.mobilenet_bsnas import TABLE1, Cluster, SpringConfig
+from benchmark.vocabulary import check_bn_eval
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class BSNASPreset:
     interval: int = 40  # T_i
     samples_per_op: int = 200  # M
     # supernet accuracy: the paper evaluates without recalculating BatchNorm statistics (Sec. 3.3, 4.3)
-    bn_recalibrate: bool = False
-    recal_images: int = 10240  # ours, used only with bn_recalibrate
+    bn_eval: str = "tracked"  # or recalibrate (SPOS-style, on recal_images): benchmark.vocabulary
+    recal_images: int = 10240  # ours, used only with bn_eval=recalibrate
     score_images: int = 10000  # ours: a fixed part of the held-out images, decoded once
     eval_batch_size: int = 512
     fig5_samples: int = 20  # architectures drawn from the final space for Fig. 5 (Sec. 4.3: 20)
@@ -102,6 +103,7 @@ def validate(p: BSNASPreset) -> None:
     validate_imagenet_run(p, ("input_size", "eval_resize", "n_val", "batch_size", "first_epochs", "interval",
                               "samples_per_op", "recal_images", "score_images", "eval_batch_size",
                               "fig5_samples", "retrain_epochs", "log_every"))
+    check_bn_eval(p.bn_eval, True, p.recal_images, IMAGENET_BN_POLICIES)
     if p.workers < 0 or p.warmup_epochs < 0:
         raise NasBenchError("workers and warmup_epochs must be >= 0", "fix them with --set")
     if p.warmup_epochs > p.search_epochs:

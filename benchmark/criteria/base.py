@@ -58,6 +58,7 @@ class Criterion(ABC):
 
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[tuple[str, ...]] = ()  # the keyword options its constructor takes
 
     def score(self, space: SearchSpace, ctx: CriterionContext) -> pd.DataFrame:
         """One row per alive (slot, op) pair with a ``score`` (higher = better) and extra columns."""
@@ -75,9 +76,12 @@ def pairs_frame(space: SearchSpace) -> pd.DataFrame:
 
 
 def create_criterion(name: str, **options: object) -> Criterion:
-    """Build the criterion registered as ``name`` with its options (e.g. ``M``, ``sharing``)."""
+    """Build the criterion registered as ``name`` with its options (e.g. ``M``, ``sharing``); an option
+    the criterion does not take is an error, never dropped."""
     factory = CRITERIA.get(name)
-    try:
-        return factory(**options)
-    except TypeError as e:
-        raise NasBenchError(f"bad options for criterion {name!r}: {e}", "see docs/criteria.md") from None
+    unknown = sorted(set(options) - set(factory.options))
+    if unknown:
+        takes = f"its options: {', '.join(factory.options)}" if factory.options else "it takes no options"
+        raise NasBenchError(f"criterion {name!r} takes no option {', '.join(unknown)}",
+                            f"drop {', '.join(unknown)} ({takes}; docs/criteria.md)")
+    return factory(**options)

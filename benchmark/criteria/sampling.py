@@ -109,6 +109,7 @@ class SampledCriterion(Criterion):
     """A criterion estimated from evaluated samples: >= ``M`` per op, shared as ``sharing`` says."""
 
     needs = ("evaluate",)
+    options = ("M", "sharing", "batch_size")
 
     def __init__(self, M: int = 100, sharing: str = "fair", batch_size: int = 256):
         if not isinstance(M, int) or M < 1:

@@ -11,10 +11,9 @@ import pandas as pd
 
 from benchmark.criteria.base import CRITERIA, CriterionContext, pairs_frame
 from benchmark.criteria.sampling import SampledCriterion
-from benchmark.errors import NasBenchError
 from benchmark.spaces.base import SearchSpace
+from benchmark.vocabulary import check_normalization
 
-NORMALIZATIONS: tuple[str, ...] = ("mean", "range")
 EPS = 1e-12
 """Floor of normalize(SC) in Eq. 7: a slot whose ops all share one SI (SC = 0) scores norm(SI) / EPS."""
 
@@ -42,13 +41,12 @@ def normalize(x: np.ndarray, how: str) -> np.ndarray:
     ``mean``: x / mean(x) (for x >= 0, not all zero). ``range``: 1 + (x - mean(x)) / (max(x) - min(x)),
     the textbook (x - mean) / range shifted by +1, which is > 0 whenever max > min.
     """
+    check_normalization(how)
     if how == "mean":
         m = x.mean() if x.size else 0.0
         return x / m if m > 0 else np.ones_like(x)
-    if how == "range":
-        r = np.ptp(x) if x.size else 0.0
-        return 1.0 + (x - x.mean()) / r if r > 0 else np.ones_like(x)
-    raise NasBenchError(f"unknown normalization {how!r}", f"choose one of: {', '.join(NORMALIZATIONS)}")
+    r = np.ptp(x) if x.size else 0.0
+    return 1.0 + (x - x.mean()) / r if r > 0 else np.ones_like(x)
 
 
 def senas_score(frame: pd.DataFrame, normalization: str) -> np.ndarray:
@@ -80,14 +78,12 @@ class SENASCriterion(SampledCriterion):
     """Score = S (Eq. 7) from SI (Eq. 5) and SC (Eq. 6); ops of single-op slots get NaN (never removable)."""
 
     name = "senas"
+    options = (*SampledCriterion.options, "normalization")
 
     def __init__(
         self, M: int = 100, sharing: str = "fair", batch_size: int = 256, normalization: str = "mean"
     ):
-        if normalization not in NORMALIZATIONS:
-            raise NasBenchError(
-                f"unknown normalization {normalization!r}", f"choose one of: {', '.join(NORMALIZATIONS)}"
-            )
+        check_normalization(normalization)
         super().__init__(M=M, sharing=sharing, batch_size=batch_size)
         self.normalization = normalization
 

@@ -19,8 +19,10 @@ from typing import TypeVar
 from benchmark.errors import NasBenchError
 from benchmark.search.selection import SelectionPreset
 from benchmark.settings import check_ranges, named_preset, parse_overrides
+from benchmark.vocabulary import BN_POLICIES, check_bn_eval
 
 P = TypeVar("P")
+DARTS_BN_POLICIES = tuple(p for p in BN_POLICIES if p != "nb201")  # nb201 is NB201's own cell layout
 
 
 @dataclass(frozen=True)
@@ -142,12 +144,7 @@ def validate(p: SearchPreset | RetrainPreset) -> None:
     if p.layers < 3:
         raise NasBenchError(f"layers={p.layers} leaves no room for two reduction cells", "set layers >= 3")
     if isinstance(p, SearchPreset):
-        if p.bn_eval not in ("recalibrate", "batch", "tracked"):
-            raise NasBenchError(f"unknown bn_eval {p.bn_eval!r}", "choose one of: recalibrate, batch, tracked")
-        if p.bn_eval == "tracked" and not p.bn_track:
-            raise NasBenchError("bn_eval=tracked needs running statistics", "set bn_track=true")
-        if p.bn_eval == "recalibrate" and p.recal_batches < 1:
-            raise NasBenchError("bn_eval=recalibrate with recal_batches=0", "set recal_batches >= 1")
+        check_bn_eval(p.bn_eval, p.bn_track, p.recal_batches, DARTS_BN_POLICIES)
         if p.remove_per_stage < 0:
             raise NasBenchError(f"remove_per_stage must be >= 0, got {p.remove_per_stage}", "set remove_per_stage >= 0")
         if not 0 < p.lr_min <= p.lr:

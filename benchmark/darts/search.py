@@ -51,10 +51,10 @@ from benchmark.search.selection import CachedFitness, Selection, best_of, evolve
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
+from benchmark.vocabulary import check_normalization
 
 DATASET = "cifar10"
 NUM_CLASSES = 10
-NORMALIZATIONS = ("mean", "range")
 RESULT_VERSION = 1
 SAMPLE_TRIES = 50  # draws per wanted architecture before the final selection settles for fewer
 
@@ -118,9 +118,8 @@ class DartsSearch(SupernetRun):
     def validate(self) -> None:
         """Refuse impossible settings before any data is read."""
         cfg = self.cfg
-        if cfg.normalization not in NORMALIZATIONS:
-            raise NasBenchError(f"unknown normalization {cfg.normalization!r}",
-                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        check_normalization(cfg.normalization)
+        self.check_criterion()
         unsupported = [n for n in CRITERIA.get(cfg.criterion).needs if n not in ("evaluate", "relaxation")]
         if unsupported:
             raise NasBenchError(f"criterion {cfg.criterion!r} needs {', '.join(unsupported)}, which the DARTS space "

@@ -170,6 +170,15 @@ class SweepConfig:
     runtime: Runtime = Runtime()
     source: str = "<config>"
 
+    def normalizations_of(self, criterion: str) -> tuple[str, ...]:
+        """The Eq. 7 normalisations swept for ``criterion``: all listed for one that normalises, the default
+        (recorded, without effect) for the others."""
+        from benchmark.criteria import CRITERIA
+        from benchmark.vocabulary import DEFAULT_NORMALIZATION
+
+        takes = "normalization" in CRITERIA.get(criterion).options
+        return tuple(self.normalizations) if takes else (DEFAULT_NORMALIZATION,)
+
     def runs(self) -> list[RunSpec]:
         """The cross product, in order preset > seed > dataset > method > (criterion, normalization,
         expand) or architecture, without duplicates; each one-shot run's settings pass its method's
@@ -187,8 +196,9 @@ class SweepConfig:
                     spec = RunSpec.of(cfg.identity())
                     specs.setdefault(spec.run_id, spec)
                 continue
-            variants = [(None, None, None)] if method != "senas" else \
-                itertools.product(self.criteria, self.normalizations, self.expand)
+            variants = [(None, None, None)] if method != "senas" else [
+                (criterion, normalization, expand) for criterion in self.criteria
+                for normalization in self.normalizations_of(criterion) for expand in self.expand]
             for criterion, normalization, expand in variants:
                 extra = {} if criterion is None else {"criterion": criterion, "normalization": normalization,
                                                       "expand": expand}
@@ -206,9 +216,9 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
     from benchmark.criteria import CRITERIA
     from benchmark.methods import METHODS
     from benchmark.methods.base import NUM_CLASSES
-    from benchmark.methods.senas import NORMALIZATIONS
     from benchmark.presets import PRESETS, Preset, get_preset
     from benchmark.spaces import SPACES
+    from benchmark.vocabulary import NORMALIZATIONS
     from benchmark.standalone import METHOD, STANDALONE_PRESETS, get_standalone_preset
 
     with _at(source):

@@ -21,9 +21,11 @@ from typing import Any
 from benchmark.errors import NasBenchError
 from benchmark.search.selection import SelectionPreset
 from benchmark.settings import check_ranges, named_preset, parse_overrides
+from benchmark.vocabulary import BN_POLICIES, check_bn_eval
 
 SHARINGS = ("shared", "independent")
 CRITERIA = ("senas", "accuracy")
+IMAGENET_BN_POLICIES = tuple(p for p in BN_POLICIES if p != "nb201")  # nb201 is NB201's own cell layout
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class MobileNetPreset(SelectionPreset):
     criterion_samples: int = 1000  # M of Eq. 5: sampled architectures per operation
     sharing: str = "shared"  # 'shared' or 'independent' (see benchmark/imagenet/scoring.py)
     # supernet accuracy P(a): BatchNorm recalibrated on training images, then held-out images (SPOS)
+    bn_eval: str = "recalibrate"  # or tracked, batch (benchmark.vocabulary)
     recal_images: int = 10240  # ours (SPOS: 20,000)
     score_images: int = 10000  # ours: a fixed part of the held-out images, decoded once
     eval_batch_size: int = 512
@@ -131,6 +134,7 @@ def validate(p: MobileNetPreset) -> None:
                               "retrain_epochs", "log_every"))
     if p.workers < 0 or p.remove_per_stage < 0:
         raise NasBenchError("workers and remove_per_stage must be >= 0", "fix them with --set")
+    check_bn_eval(p.bn_eval, True, p.recal_images, IMAGENET_BN_POLICIES)
     if p.sharing not in SHARINGS:
         raise NasBenchError(f"unknown sharing {p.sharing!r}", f"choose one of: {', '.join(SHARINGS)}")
     p.check_selection()

@@ -77,25 +77,25 @@ from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.training import inherit_state
+from benchmark.vocabulary import check_normalization
 
 if TYPE_CHECKING:
     from benchmark.imagenet.methods import SearchConfig
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
-NORMALIZATIONS = ("mean", "range")
-
 
 class SupernetAccuracy:
     """P(a) (Eq. 4's ACC_val) of the MobileNet supernet for a list of architectures, split over processes."""
 
-    def __init__(self, model: MobileNetSupernet, recal: Batches, val: Batches, dist: DistInfo, fast: FastPath):
-        self.model, self.recal, self.val, self.dist, self.fast = model, recal, val, dist, fast
+    def __init__(self, model: MobileNetSupernet, recal: Batches, val: Batches, policy: str, dist: DistInfo,
+                 fast: FastPath):
+        self.model, self.recal, self.val, self.policy, self.dist, self.fast = model, recal, val, policy, dist, fast
 
     def __call__(self, archs: list[Arch]) -> np.ndarray:
         acc = torch.zeros(len(archs), dtype=torch.float64, device=self.dist.device)
         for i in range(self.dist.rank, len(archs), self.dist.world_size):
             path = self.model.path_view(archs[i])
-            acc[i] = evaluate_arch(path, archs[i], self.val, "recalibrate", self.recal, self.fast)
+            acc[i] = evaluate_arch(path, archs[i], self.val, self.policy, self.recal, self.fast)
         return all_reduce_sum(acc, self.dist).cpu().numpy()
 
 
@@ -170,9 +170,7 @@ class _SearchRun:
                                 "use criterion, normalization, expand, fair")
         if self.criterion not in CRITERIA:
             raise NasBenchError(f"unknown criterion {self.criterion!r}", f"choose one of: {', '.join(CRITERIA)}")
-        if self.normalization not in NORMALIZATIONS:
-            raise NasBenchError(f"unknown normalization {self.normalization!r}",
-                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        check_normalization(self.normalization)
         self._evaluator: SupernetAccuracy | None = None
         self.fitness = CachedFitness(lambda archs: self.evaluator()(archs))  # the final selection's P(a)
 
@@ -243,10 +241,11 @@ class _SearchRun:
         """P(a), built on first use: the recalibration and held-out images decoded once, kept on the device."""
         if self._evaluator is None:
             p = self.p
-            recal = cached_images(self.train_list, p.recal_images, p, self.cfg.seed, self.dist, self.autocast)
+            recal = (cached_images(self.train_list, p.recal_images, p, self.cfg.seed, self.dist, self.autocast)
+                     if p.bn_eval == "recalibrate" else [])
             val = cached_images(self.held_out, p.score_images, p, self.cfg.seed, self.dist, self.autocast)
             fast = FastPath(autocast_dtype=self.autocast, channels_last=self.channels_last)
-            self._evaluator = SupernetAccuracy(self.model, recal, val, self.dist, fast)
+            self._evaluator = SupernetAccuracy(self.model, recal, val, p.bn_eval, self.dist, fast)
         return self._evaluator
 
     # ------------------------------------------------------------------ Algorithm 1

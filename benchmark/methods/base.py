@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import platform
 import random
 import subprocess
@@ -32,7 +31,7 @@ from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
-from benchmark.criteria import CRITERIA, create_criterion
+from benchmark.criteria import CRITERIA, Criterion, create_criterion
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
 from benchmark.methods.ranking import (TAU_CURVE_COLUMNS, ranking_frame, ranking_path, ranking_report,
@@ -50,6 +49,7 @@ from benchmark.spaces import SPACES
 from benchmark.spaces.base import Arch
 from benchmark.spaces.nb201 import format_arch
 from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
+from benchmark.vocabulary import DEFAULT_NORMALIZATION
 
 METHODS: Registry = Registry("method")
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}
@@ -66,7 +66,7 @@ class RunConfig:
     seed: int = 0
     space: str = "nb201"
     criterion: str = "senas"
-    normalization: str = "mean"
+    normalization: str = DEFAULT_NORMALIZATION
     expand: bool = True
     threads: int = 1  # CPU (intra-op) threads: part of the identity, results depend on it (docs/reliability.md)
     device: str = "cpu"
@@ -152,12 +152,24 @@ class SupernetRun(ResumableRun):
     def end_of_stage(self, stage: int) -> None:
         """Called after the last epoch of each stage (SE-NAS: score, shrink, expand)."""
 
-    def criterion(self):
-        """The configured operator criterion with the options it accepts (M, normalisation)."""
-        options: dict[str, Any] = {"M": self.p.criterion_samples, "normalization": self.cfg.normalization,
-                                   "batch_size": 64}
-        accepted = inspect.signature(CRITERIA.get(self.cfg.criterion)).parameters
-        return create_criterion(self.cfg.criterion, **{k: v for k, v in options.items() if k in accepted})
+    def criterion(self) -> Criterion:
+        """The configured operator criterion: a criterion that samples gets the preset's budget
+        (``criterion_samples`` as M of Eq. 5), one that normalises gets the run's Eq. 7 normalisation
+        (:meth:`check_criterion` refused a normalisation given to a criterion without one)."""
+        takes = CRITERIA.get(self.cfg.criterion).options
+        options: dict[str, Any] = {"M": self.p.criterion_samples, "batch_size": 64} if "M" in takes else {}
+        if "normalization" in takes:
+            options["normalization"] = self.cfg.normalization
+        return create_criterion(self.cfg.criterion, **options)
+
+    def check_criterion(self) -> None:
+        """Refuse a non-default Eq. 7 normalisation for a criterion that does not normalise (it would
+        change nothing but the run's name)."""
+        if self.cfg.normalization != DEFAULT_NORMALIZATION and \
+                "normalization" not in CRITERIA.get(self.cfg.criterion).options:
+            raise NasBenchError(f"criterion {self.cfg.criterion!r} takes no normalization (Eq. 7 is SE-NAS's "
+                                f"score), got --normalization {self.cfg.normalization}",
+                                "drop --normalization, or use --criterion senas")
 
     def expand(self) -> None:
         """SE-NAS Sec. 3.4 after a shrink: child spaces of at most T (``merge_threshold``) partial models get

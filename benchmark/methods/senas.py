@@ -15,8 +15,7 @@ from benchmark.models.nb201_expanded import ExpandableNB201Supernet
 from benchmark.shrinking import shrink
 from benchmark.spaces.nb201 import format_arch
 from benchmark.relaxation import RELAXATIONS, require_relaxation
-
-NORMALIZATIONS = ("mean", "range")
+from benchmark.vocabulary import check_normalization
 
 
 @METHODS.register("senas")
@@ -32,9 +31,8 @@ class SENAS(OneShotRun):
         CRITERIA.get(cfg.criterion)
         if cfg.criterion == "magnitude":
             require_relaxation(cfg.space)  # DARTS weights need a relaxation of the space
-        if cfg.normalization not in NORMALIZATIONS:
-            raise NasBenchError(f"unknown normalization {cfg.normalization!r}",
-                                f"choose one of: {', '.join(NORMALIZATIONS)}")
+        check_normalization(cfg.normalization)
+        self.check_criterion()
         removable = 4 * 6  # NB201: 6 edges x (5 - 1) operations can go while one stays per edge
         if p.remove_per_stage * p.stages > removable:
             raise NasBenchError(

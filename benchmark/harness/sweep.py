@@ -208,7 +208,7 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
     if address is not None and executor != "ray":
         raise NasBenchError("--address is for --executor ray", "add --executor ray or drop --address")
     gt = config.runtime.groundtruth
-    if gt and str(gt).lower().endswith(".pth"):  # analysis.groundtruth.official: never unpickled from a config
+    if gt and str(gt).lower().endswith(".pth"):  # groundtruth.official: never unpickled from a config
         raise NasBenchError(f"the sweep config names the official NB201 .pth {gt} as ground truth, which loads "
                             "only by full unpickling (it can run code)",
                             f"convert it once with `nasbench gt build --from {gt} --out TABLE.csv.gz` and name "

@@ -23,7 +23,6 @@ from benchmark.imagenet.perf import mobilenet_throughput
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
 from benchmark.imagenet.search import _SearchRun, budget_windows
 from benchmark.models.complexity import count_flops, count_params
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet, mobilenet_network, mobilenet_v2
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
@@ -31,6 +30,7 @@ from benchmark.shrinking import shrink
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.mobilenet import IDENTITY, MB_OPS, NOMINAL_SIZE, MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 
 TINY = MobileNetSkeleton(width_mult=0.25, input_size=32, num_classes=4)
 

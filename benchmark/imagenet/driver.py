@@ -30,11 +30,11 @@ from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import MobileNetPreset
 from benchmark.io import read_json, write_json
 from benchmark.models.complexity import count_params
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import mobilenet_network
 from benchmark.paths import data_root
 from benchmark.spaces.base import Arch
 from benchmark.spaces.mobilenet import IDENTITY, MobileNetSkeleton, check_arch, parse_op
+from benchmark.spaces.mobilenet_flops import FlopsTable
 
 if TYPE_CHECKING:
     from benchmark.imagenet.methods import SearchConfig

@@ -66,7 +66,6 @@ from benchmark.imagenet.train import (
     wrap_ddp,
 )
 from benchmark.io import write_parquet
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.samplers import strict_fair_group
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
@@ -76,6 +75,7 @@ from benchmark.search.selection import CachedFitness, select_in_window
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 from benchmark.training import inherit_state
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from benchmark.data.imagenet import write_fake_imagenet
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.cli import imagenet_app
-from benchmark.imagenet.methods import SearchConfig
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.perf import mobilenet_throughput
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
 from benchmark.imagenet.search import _SearchRun, budget_windows

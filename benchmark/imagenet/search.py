@@ -24,7 +24,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.driver import (
     RunLog,
     arch_record,
@@ -77,9 +78,6 @@ from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.mobilenet_flops import FlopsTable
 from benchmark.training import inherit_state
-
-if TYPE_CHECKING:
-    from benchmark.imagenet.methods import SearchConfig
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 NORMALIZATIONS = ("mean", "range")

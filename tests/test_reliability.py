@@ -21,8 +21,9 @@ from benchmark.checkpoint import read_checkpoint_file, write_checkpoint
 from benchmark.errors import NasBenchError
 from benchmark.groundtruth import load_groundtruth
 from benchmark.harness.config import parse_config
-from benchmark.harness.runs import RUNS_DIR, run_id
+from benchmark.harness.runs import RUNS_DIR
 from benchmark.harness.sweep import sweep
+from benchmark.identity import run_id
 from benchmark.imagenet.train import load_checkpoint as imagenet_load_checkpoint
 from benchmark.io import read_json, write_json
 from benchmark.locks import FolderLock

@@ -14,7 +14,6 @@ import torch
 from conftest import FAST, kill_at_epoch
 from torch import nn
 
-import benchmark.methods.bsnas  # noqa: F401  (registers 'bsnas' until the lead wires it)
 from benchmark.bsnas.step_shrinking import (
     ShrinkSchedule,
     SpringFairSampler,

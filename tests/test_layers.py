@@ -1,5 +1,6 @@
 """Layers run one way: ``analysis/`` reports on top of ``benchmark/``, nothing below the command line
-imports ``analysis/``, no import cycles, and every module imports on its own.
+imports ``analysis/``, no module imports a layer above its own (the map of docs/architecture.md), no
+import cycles, and every module imports on its own.
 
 The import graph is read with :mod:`ast` from the source of every module of both packages. Its edges are
 *all* the imports a module makes: module-level, inside functions (deferred imports), under
@@ -21,6 +22,25 @@ REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("benchmark", "analysis")
 # the command line is the top layer: it alone may call into the reporting layer
 MAY_IMPORT_ANALYSIS = {"benchmark.cli"}
+# docs/architecture.md, top to bottom; a module belongs to the layer of its longest listed prefix
+LAYERS = {
+    "command line": ("benchmark.cli", "benchmark.cli_options", "benchmark.interrupt", "benchmark.imagenet.cli",
+                     "benchmark.darts.cli"),
+    "reporting": ("analysis",),
+    "orchestration": ("benchmark.harness", "benchmark.perf", "benchmark.perf_suite"),
+    "methods and drivers": ("benchmark.methods", "benchmark.standalone", "benchmark.pairing", "benchmark.imagenet",
+                            "benchmark.bsnas", "benchmark.darts"),
+    "search": ("benchmark.criteria", "benchmark.shrinking", "benchmark.search", "benchmark.relaxation"),
+    "estimation and training": ("benchmark.estimation", "benchmark.training", "benchmark.samplers",
+                                "benchmark.resumable", "benchmark.checkpoint", "benchmark.fastpath",
+                                "benchmark.divergence"),
+    "foundations": ("benchmark.spaces", "benchmark.models", "benchmark.expanding", "benchmark.data",
+                    "benchmark.groundtruth", "benchmark.metrics", "benchmark.presets", "benchmark.settings",
+                    "benchmark.identity"),
+    "utilities": ("benchmark", "benchmark.errors", "benchmark.io", "benchmark.paths", "benchmark.registry",
+                  "benchmark.progress", "benchmark.locks", "benchmark.plain_pickle", "benchmark.inputs",
+                  "benchmark.distributed"),
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -126,6 +146,20 @@ def test_only_the_command_line_imports_the_reporting_layer():
     upward = {m: sorted(i for i in _imports(m) if i.split(".")[0] == "analysis")
               for m in MODULES if m.split(".")[0] == "benchmark" and m not in MAY_IMPORT_ANALYSIS}
     assert not {m: i for m, i in upward.items() if i}, "benchmark/ below the command line imports analysis/"
+
+
+def _layer(module: str) -> int:
+    """Position of ``module``'s layer in :data:`LAYERS` (0: the top)."""
+    matches = [(len(prefix), rank) for rank, prefixes in enumerate(LAYERS.values()) for prefix in prefixes
+               if module == prefix or module.startswith(prefix + ".")]
+    return max(matches)[1]
+
+
+def test_every_module_is_on_the_map_and_imports_only_its_layer_or_below():
+    names = list(LAYERS)
+    upward = [f"{m} ({names[_layer(m)]}) -> {i} ({names[_layer(i)]})"
+              for m in sorted(MODULES) for i in sorted(_imports(m)) if _layer(i) < _layer(m)]
+    assert not upward, "imports up the layers of docs/architecture.md: " + "; ".join(upward)
 
 
 IMPORT_EACH_ALONE = """

@@ -1,1 +1,3 @@
-"""Analysis of one-shot NAS runs: the NAS-Bench-201 ground truth and ranking-correlation metrics."""
+"""Reporting on one-shot NAS runs, the layer on top of :mod:`benchmark`: a results directory read
+(:mod:`.results`), its statistics (:mod:`.stats`), Tables 1 and 3 (:mod:`.tables`), the figures
+(:mod:`.figures`, :mod:`.fig5`) and the lines ``nasbench compare`` prints (:mod:`.report`)."""

@@ -12,8 +12,8 @@ A panel whose data is absent says what is missing instead of staying blank.
 - :func:`fig7_like_for_like`, :func:`fig8_like_for_like` - the same two figures like-for-like: every
   method ranks exactly the architectures SE-NAS ranked (``paired.parquet``, :mod:`benchmark.pairing`).
 
-Figs. 7 and 8 draw the noise ceiling (:func:`analysis.precision.noise_ceiling`): the tau a perfect
-estimator reaches on the same architectures and number of validation images.
+Figs. 7 and 8 draw the noise ceiling (:func:`benchmark.metrics.precision.noise_ceiling`): the tau a
+perfect estimator reaches on the same architectures and number of validation images.
 - :func:`bias_diagnostics` - why a supernet misranks: tau against parameters (supernet and ground truth)
   and tau within equal convolution counts, beside tau itself.
 - :func:`tau_vs_budget` - SPOS tau against training epochs over one or more results directories, with
@@ -39,8 +39,6 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from analysis.groundtruth import GroundTruth, default_metric  # noqa: E402
-from analysis.ranking import kendall_tau  # noqa: E402
 from analysis.results import Results, dataset_name, load_results, order_labels, provenance  # noqa: E402
 from analysis.stats import (  # noqa: E402
     method_rows,
@@ -51,7 +49,9 @@ from analysis.stats import (  # noqa: E402
     tau_statistics,
     topk_retention,
 )
+from benchmark.groundtruth import GroundTruth, default_metric  # noqa: E402
 from benchmark.io import atomic_path  # noqa: E402
+from benchmark.metrics.ranking import kendall_tau  # noqa: E402
 
 BASELINE, OURS = "SPOS", "SE-NAS"
 CEILING_COLOR = "0.35"
@@ -555,8 +555,8 @@ DIAGNOSTICS = {"tau": "tau vs\nground truth", "tau_within_conv": "tau within equ
 
 
 def bias_diagnostics(results: Results, out_dir: str | Path) -> list[Path]:
-    """The bias diagnostics of each method's final ranking (:mod:`analysis.diagnostics`): mean over runs
-    with one dot per run; the ground truth's own tau against parameters is the reference for the
+    """The bias diagnostics of each method's final ranking (:mod:`benchmark.metrics.diagnostics`): mean
+    over runs with one dot per run; the ground truth's own tau against parameters is the reference for the
     supernet's."""
     _style()
     runs = results.runs()

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.precision import describe
 from analysis.results import METHOD_NAMES
 from analysis.stats import bootstrap_ci, like_for_like
+from benchmark.metrics.precision import describe
 
 
 def _name(method: str) -> str:

@@ -27,9 +27,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.groundtruth import GroundTruth, default_groundtruth, load_groundtruth
-from analysis.groundtruth.metrics import REPORTED
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import GroundTruth, default_groundtruth, load_groundtruth
+from benchmark.groundtruth.metrics import REPORTED
 from benchmark.harness.index import INDEX_COLUMNS
 from benchmark.harness.pairing import PAIRED_FILE
 from benchmark.harness.sweep import LAYOUT_VERSION, VERSION_FILE

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.groundtruth import GroundTruth
-from analysis.ranking import kendall_tau
 from analysis.results import Results
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import GroundTruth
+from benchmark.metrics.ranking import kendall_tau
 
 
 # ------------------------------------------------------------------------------------- tau statistics

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.groundtruth import GroundTruth
 from analysis.results import TABLE3_METRICS, Results, dataset_name, order_labels
 from analysis.stats import common_archs, like_for_like, standalone_tau
+from benchmark.groundtruth import GroundTruth
 from benchmark.io import atomic_path
 
 DATASETS: tuple[str, ...] = ("cifar10", "cifar100", "imagenet16-120")

@@ -46,11 +46,6 @@ def manifest_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}.sha256")
 
 
-def checkpoint_files(path: Path) -> list[Path]:
-    """Every file a checkpoint at ``path`` consists of (whether or not it exists)."""
-    return [path, previous_path(path), manifest_path(path)]
-
-
 def plain(obj: Any) -> Any:
     """``obj`` with numpy values, dataclasses and paths turned into plain data that ``torch.load(...,
     weights_only=True)`` reads back: numpy scalars -> Python numbers, arrays -> lists, dataclasses ->

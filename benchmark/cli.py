@@ -57,7 +57,7 @@ DATA_ROOT = typer.Option(None, "--data-root", help="Data folder (else $NASBENCH_
 def _trusted_gt(value: Optional[str]) -> Optional[str]:
     """An official NB201 .pth named on the command line may be fully unpickled (``trust_pickle``)."""
     if value and value != "auto":
-        from analysis.groundtruth.official import trust_pickle
+        from benchmark.groundtruth.official import trust_pickle
 
         trust_pickle(value)
     return value
@@ -92,7 +92,7 @@ def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 
         return
     if space != "nb201":
         raise NasBenchError(f"arch info does not know space {space!r}", "use --space nb201 or --space darts")
-    from analysis.groundtruth import default_groundtruth
+    from benchmark.groundtruth import default_groundtruth
     from benchmark.models.complexity import nb201_params_flops
     from benchmark.paths import data_root as resolve_root
     from benchmark.spaces.nb201 import format_arch, load_index, parse_arch
@@ -256,7 +256,7 @@ def gt_build(source: Path = typer.Option(..., "--from", callback=_trusted_gt,
                                               "the file from the official release) or NATS-tss folder."),
              out: Path = typer.Option(..., "--out", help="Compact table to write (.csv.gz).")) -> None:
     """Turn an official ground-truth source into the compact table once, so later runs load in a second."""
-    from analysis.groundtruth import build_table
+    from benchmark.groundtruth import build_table
 
     build_table(source, inputs.output_file(out))
     typer.echo(f"wrote {out}")

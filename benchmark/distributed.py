@@ -104,13 +104,6 @@ def all_reduce_sum(tensor: torch.Tensor, dist: DistInfo | None) -> torch.Tensor:
     return tensor
 
 
-def all_reduce_mean(tensor: torch.Tensor, dist: DistInfo | None) -> torch.Tensor:
-    """The mean of ``tensor`` over all processes (in place; returned for chaining)."""
-    if dist is not None and dist.distributed:
-        all_reduce_sum(tensor, dist).div_(dist.world_size)
-    return tensor
-
-
 def cleanup(dist: DistInfo | None) -> None:
     """Leave the process group (end of a torchrun job)."""
     if dist is not None and dist.distributed and tdist.is_initialized():

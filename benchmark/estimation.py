@@ -374,8 +374,3 @@ class WeightAverager:
     @property
     def module(self) -> nn.Module:
         return self.averaged.module
-
-    def copy_buffers_from(self, model: nn.Module) -> None:
-        """Buffers (BatchNorm statistics) are not averaged: take the live model's."""
-        for b_avg, b in zip(self.averaged.module.buffers(), model.buffers()):
-            b_avg.copy_(b)

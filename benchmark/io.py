@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pandas as pd
-import torch
 
 
 @contextmanager
@@ -46,12 +45,6 @@ def write_parquet(path: str | os.PathLike, df: pd.DataFrame) -> None:
     """Write a DataFrame to parquet (pyarrow), atomically."""
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
-
-
-def torch_save(path: str | os.PathLike, obj: Any) -> None:
-    """``torch.save`` atomically (checkpoints)."""
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def _json_default(o: Any) -> Any:

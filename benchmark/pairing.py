@@ -21,6 +21,7 @@ from benchmark.checkpoint import read_checkpoint_file
 from benchmark.errors import NasBenchError
 from benchmark.io import read_json, write_parquet
 from benchmark.methods.ranking import ranking_frame, ranking_path, ranking_report, snapshot_path
+from benchmark.metrics.precision import paired_difference_ci
 from benchmark.resumable import cpu_threads
 from benchmark.spaces.nb201 import parse_arch
 
@@ -106,8 +107,6 @@ def pair(ranked_dir: Path, baseline_dir: Path, build_baseline: Callable[[dict[st
     Returns two rows per point (the ranked run's own tau, the baseline's), with ``diff`` = baseline minus
     ranked and its paired bootstrap interval on the baseline rows.
     """
-    from analysis.precision import paired_difference_ci
-
     ranked_dir, baseline_dir = Path(ranked_dir), Path(baseline_dir)
     ranked, baseline = _result(ranked_dir), _result(baseline_dir)
     check_partners(ranked, baseline, baseline_dir)

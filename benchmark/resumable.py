@@ -26,7 +26,7 @@ import torch
 from benchmark.checkpoint import read_checkpoint_file, write_checkpoint
 from benchmark.divergence import check_finite_loss
 from benchmark.errors import NasBenchError
-from benchmark.harness.runs import other_config_error, resolved_from_identity, resolved_of, run_id
+from benchmark.identity import other_config_error, resolved_from_identity, resolved_of, run_id
 from benchmark.io import read_json, write_json
 from benchmark.locks import FolderLock
 from benchmark.progress import progress_bar

@@ -26,6 +26,7 @@ from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import default_groundtruth, load_groundtruth
 from benchmark.io import write_json
 from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
@@ -141,8 +142,6 @@ class StandaloneRun(ResumableRun):
         return f"standalone {self.cfg.arch}"
 
     def setup(self) -> None:
-        from analysis.groundtruth import default_groundtruth, load_groundtruth
-
         cfg, p = self.cfg, self.p
         self.device = resolve_device(self.cfg.device)
         root = data_root(cfg.data_root)

@@ -16,8 +16,6 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from analysis.groundtruth import TableGroundTruth
-from analysis.groundtruth.metrics import REPORTED
 from analysis.results import load_results, provenance, resolve_groundtruth, run_label
 from analysis.stats import (
     bootstrap_ci,
@@ -31,6 +29,8 @@ from analysis.stats import (
 )
 from analysis.tables import PAPER_TABLE1, table1, table3, to_markdown
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import TableGroundTruth
+from benchmark.groundtruth.metrics import REPORTED
 from benchmark.harness.index import INDEX_COLUMNS
 from benchmark.harness.sweep import LAYOUT_VERSION, VERSION_FILE
 from benchmark.methods.base import RESULT_VERSION

@@ -14,7 +14,6 @@ import torch
 from conftest import FAST, kill_at_epoch
 from torch import nn
 
-import benchmark.methods.bsnas  # noqa: F401  (registers 'bsnas' until the lead wires it)
 from benchmark.bsnas.step_shrinking import (
     ShrinkSchedule,
     SpringFairSampler,
@@ -342,7 +341,8 @@ TINY_IMAGENET = {"keep": "18,9", "samples_per_op": "1", "n_val": "9", "batch_siz
 def imagenet_run(tmp_path_factory):
     from benchmark.bsnas.imagenet import BSNASImageNet
     from benchmark.data.imagenet import write_fake_imagenet
-    from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
+    from benchmark.imagenet.config import SearchConfig
+    from benchmark.imagenet.methods import IMAGENET_METHODS
 
     base = tmp_path_factory.mktemp("bsnas-imagenet")
     folder = write_fake_imagenet(base / "imagenet", classes=3, train_per_class=8, val_per_class=2)
@@ -379,7 +379,7 @@ def test_bsnas_imagenet_search_exports_architectures_within_budget(imagenet_run)
 
 def test_an_interrupted_imagenet_search_resumes_to_the_same_result(imagenet_run, tmp_path, monkeypatch):
     from benchmark.bsnas import imagenet as bsnas_imagenet
-    from benchmark.imagenet.methods import SearchConfig
+    from benchmark.imagenet.config import SearchConfig
 
     folder, whole_dir, whole = imagenet_run
     original = bsnas_imagenet._BSNASRun.checkpoint
@@ -417,7 +417,7 @@ def test_bsnas_retrains_an_exported_architecture(imagenet_run, tmp_path):
 def test_an_impossible_flops_budget_is_refused_before_training(tmp_path):
     from benchmark.bsnas.imagenet import BSNASImageNet
     from benchmark.data.imagenet import write_fake_imagenet
-    from benchmark.imagenet.methods import SearchConfig
+    from benchmark.imagenet.config import SearchConfig
 
     folder = write_fake_imagenet(tmp_path / "imagenet")
     for overrides, budgets, match in (({}, (50.0,), r"no architecture of the mobilenet-bsnas space meets the FLOPs "

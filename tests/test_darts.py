@@ -20,15 +20,6 @@ from benchmark.criteria import CriterionContext, create_criterion
 from benchmark.darts.cli import darts_app, darts_arch_info
 from benchmark.darts.cost import CostTable, NetworkSetting, network_cost
 from benchmark.darts.expanded import ExpandableDartsSupernet
-from benchmark.darts.genotypes import (
-    GENOTYPES,
-    arch_from_genotype,
-    format_genotype,
-    genotype_from_arch,
-    parse_genotype,
-    resolve_genotype,
-    same_cells,
-)
 from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS, get_preset
 from benchmark.darts.relaxation import DartsMixedNetwork, DartsSpaceRelaxation
 from benchmark.darts.retrain import pdarts_lr
@@ -60,6 +51,15 @@ from benchmark.spaces.darts import (
     SLOTS,
     darts_space,
     edge_view,
+)
+from benchmark.spaces.darts_genotypes import (
+    GENOTYPES,
+    arch_from_genotype,
+    format_genotype,
+    genotype_from_arch,
+    parse_genotype,
+    resolve_genotype,
+    same_cells,
 )
 from tests.conftest import kill_at_epoch
 

@@ -19,7 +19,6 @@ from benchmark.darts.presets import get_preset as get_darts_preset
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
 from benchmark.imagenet.presets import get_preset as get_mobilenet_preset
-from benchmark.models.flops_table import FlopsTable
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import evolutionary_search, slot_crossover, slot_mutation
@@ -35,6 +34,7 @@ from benchmark.search.selection import (
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.mobilenet_bsnas import Cluster, SpringConfig, arch_flops, op_width, spring_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 
 OPS = ("a", "b", "c", "d")
 SLOTS = 8  # 4^8 = 65,536 architectures, 14,266 within the cost budget: evolution evaluates at most 1,500

@@ -31,7 +31,6 @@ from benchmark.data.imagenet import (
 from benchmark.distributed import DistInfo, check_batch, cleanup, init_distributed
 from benchmark.imagenet.search import FairGroups
 from benchmark.imagenet.train import make_sgd, train_epoch, wrap_ddp
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.presets import PRESETS
@@ -40,6 +39,7 @@ from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 from benchmark.spaces.nb201 import EDGE_NAMES, nb201_space
 from benchmark.training import cosine_lr, make_optimizer, train_one_epoch
 from tests.conftest import same

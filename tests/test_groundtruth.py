@@ -15,7 +15,8 @@ import pytest
 import torch
 from nas_201_api import ArchResults, NASBench201API, ResultsCount
 
-from analysis.groundtruth import (
+from benchmark.errors import NasBenchError
+from benchmark.groundtruth import (
     REPORTED,
     TableGroundTruth,
     build_table,
@@ -23,9 +24,8 @@ from analysis.groundtruth import (
     default_metric,
     load_groundtruth,
 )
-from analysis.groundtruth.official import trust_pickle
-from analysis.ranking import non_isomorphic
-from benchmark.errors import NasBenchError
+from benchmark.groundtruth.official import trust_pickle
+from benchmark.metrics.ranking import non_isomorphic
 from benchmark.paths import data_root
 from benchmark.spaces.nb201 import (
     EXAMPLE,

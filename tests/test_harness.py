@@ -28,8 +28,9 @@ from benchmark.errors import NasBenchError
 from benchmark.harness.config import load_config, parse_config
 from benchmark.harness.executors import _worker_outcome
 from benchmark.harness.index import INDEX_COLUMNS, build_index
-from benchmark.harness.runs import RunSpec, run_id
+from benchmark.harness.runs import RunSpec
 from benchmark.harness.sweep import ResultsLock, dry_run, sweep
+from benchmark.identity import run_id
 from benchmark.io import read_json
 
 REPO = Path(__file__).resolve().parents[1]

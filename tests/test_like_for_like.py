@@ -13,14 +13,20 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.diagnostics import bias_diagnostics, within_conv_tau
-from analysis.groundtruth import load_groundtruth
-from analysis.precision import (describe, noise_ceiling, paired_difference_ci, tau_bootstrap_ci, tau_report,
-                                undefined_reason)
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import load_groundtruth
 from benchmark.harness.runs import Runtime, build_run
 from benchmark.methods import METHODS, RunConfig
 from benchmark.methods.ranking import ranking_path, snapshot_path
+from benchmark.metrics.diagnostics import bias_diagnostics, within_conv_tau
+from benchmark.metrics.precision import (
+    describe,
+    noise_ceiling,
+    paired_difference_ci,
+    tau_bootstrap_ci,
+    tau_report,
+    undefined_reason,
+)
 from benchmark.pairing import check_partners, pair
 from benchmark.presets import get_preset
 from tests.conftest import FAST

@@ -18,12 +18,11 @@ from typer.testing import CliRunner
 from benchmark.data.imagenet import write_fake_imagenet
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.cli import imagenet_app
-from benchmark.imagenet.methods import SearchConfig
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.perf import mobilenet_throughput
 from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
 from benchmark.imagenet.search import _SearchRun, budget_windows
 from benchmark.models.complexity import count_flops, count_params
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet, mobilenet_network, mobilenet_v2
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
@@ -31,6 +30,7 @@ from benchmark.shrinking import shrink
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.mobilenet import IDENTITY, MB_OPS, NOMINAL_SIZE, MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 
 TINY = MobileNetSkeleton(width_mult=0.25, input_size=32, num_classes=4)
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.ranking import (
+from benchmark.errors import NasBenchError
+from benchmark.metrics.ranking import (
     kendall_tau,
     non_isomorphic,
     precision_at_k,
@@ -16,7 +17,6 @@ from analysis.ranking import (
     spearman_rho,
     topk_kendall_tau,
 )
-from benchmark.errors import NasBenchError
 
 
 def test_perfect_and_reversed_order():

@@ -16,13 +16,14 @@ import pytest
 import torch
 
 import benchmark.checkpoint as ckpt_mod
-from analysis.groundtruth import load_groundtruth
 from benchmark import cli
 from benchmark.checkpoint import read_checkpoint_file, write_checkpoint
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import load_groundtruth
 from benchmark.harness.config import parse_config
-from benchmark.harness.runs import RUNS_DIR, run_id
+from benchmark.harness.runs import RUNS_DIR
 from benchmark.harness.sweep import sweep
+from benchmark.identity import run_id
 from benchmark.imagenet.train import load_checkpoint as imagenet_load_checkpoint
 from benchmark.io import read_json, write_json
 from benchmark.locks import FolderLock
@@ -400,7 +401,7 @@ def _arch_of(folder: Path, index: int) -> str:
 def test_a_crafted_nats_folder_never_runs_its_payload(tmp_path, root):
     import shutil
 
-    from analysis.groundtruth import load_groundtruth
+    from benchmark.groundtruth import load_groundtruth
     from benchmark.plain_pickle import check_plain_file
 
     source = root / "nats-fixture" / "NATS-tss-v1_0-3ffb9-simple"

@@ -13,11 +13,11 @@ import torch
 from rich.console import Console
 from typer.testing import CliRunner
 
-from analysis.groundtruth import default_groundtruth
 from analysis.results import load_results
 from analysis.tables import table1
 from benchmark.cli import app
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth import default_groundtruth
 from benchmark.harness.config import parse_config
 from benchmark.harness.sweep import sweep
 from benchmark.io import read_json

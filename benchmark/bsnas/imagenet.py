@@ -38,6 +38,7 @@ from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.driver import (
     RunLog,
     budget_failed,
@@ -53,7 +54,6 @@ from benchmark.imagenet.driver import (
     write_config,
     write_result,
 )
-from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
 from benchmark.imagenet.retrain import RetrainConfig, train_from_scratch
 from benchmark.imagenet.search import cached_images
 from benchmark.imagenet.train import (
@@ -338,7 +338,6 @@ class _BSNASRun:
         return result
 
 
-@IMAGENET_METHODS.register("bsnas")
 class BSNASImageNet:
     """BS-NAS: spring supernet, fair sampling, step-shrinking by R_i, evolution under FLOPs budgets."""
 

@@ -23,13 +23,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from benchmark.darts.genotypes import Genotype, genotype_from_arch, resolve_genotype
 from benchmark.errors import NasBenchError
 from benchmark.models.complexity import count_flops
 from benchmark.models.darts_network import STEM_MULTIPLIER, GenotypeNetwork
 from benchmark.models.darts_ops import darts_op
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import CELL_KINDS
+from benchmark.spaces.darts_genotypes import Genotype, genotype_from_arch, resolve_genotype
 
 
 @dataclass(frozen=True)

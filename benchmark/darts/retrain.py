@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from benchmark.darts.cost import NetworkSetting, check_flops_budget, network_cost
-from benchmark.darts.genotypes import resolve_genotype
 from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
 from benchmark.data.imagenet import (
     ColorJitter,
@@ -36,6 +35,7 @@ from benchmark.imagenet.config import DriverConfig
 from benchmark.imagenet.driver import RunLog, check_steps, imagenet_root, subset, write_config, write_result
 from benchmark.imagenet.train import Retraining, fast_settings, place
 from benchmark.models.darts_network import GenotypeNetwork
+from benchmark.spaces.darts_genotypes import resolve_genotype
 
 
 @dataclass(frozen=True)

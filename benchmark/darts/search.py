@@ -32,7 +32,6 @@ import torch
 from benchmark.criteria import CRITERIA, CriterionContext
 from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
 from benchmark.darts.expanded import ExpandableDartsSupernet
-from benchmark.darts.genotypes import genotype_from_arch
 from benchmark.darts.presets import SearchPreset
 from benchmark.darts.relaxation import DartsSpaceRelaxation
 from benchmark.data import load_dataset
@@ -51,6 +50,7 @@ from benchmark.search.selection import CachedFitness, Selection, best_of, evolve
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
+from benchmark.spaces.darts_genotypes import genotype_from_arch
 from benchmark.vocabulary import check_normalization
 
 DATASET = "cifar10"

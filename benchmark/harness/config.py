@@ -20,7 +20,8 @@ from typing import Any, Iterator
 import yaml
 
 from benchmark.errors import NasBenchError
-from benchmark.harness.runs import RunSpec, Runtime, oneshot_resolved
+from benchmark.harness.runs import RunSpec, Runtime
+from benchmark.identity import oneshot_resolved
 from benchmark.inputs import MAX_SEED
 from benchmark.settings import typed_overrides
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.groundtruth.metrics import REPORTED
+from benchmark.groundtruth.metrics import REPORTED
 from benchmark.harness.runs import RUNS_DIR, RunCheck, inspect_run
 from benchmark.io import write_parquet
 

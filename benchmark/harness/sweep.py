@@ -213,7 +213,7 @@ def sweep(config: SweepConfig, results: str | os.PathLike, executor: str = "loca
     if ray_retries < 0:
         raise NasBenchError(f"--ray-retries {ray_retries} is negative", "use 0 (never retry) or more")
     gt = config.runtime.groundtruth
-    if gt and str(gt).lower().endswith(".pth"):  # analysis.groundtruth.official: never unpickled from a config
+    if gt and str(gt).lower().endswith(".pth"):  # groundtruth.official: never unpickled from a config
         raise NasBenchError(f"the sweep config names the official NB201 .pth {gt} as ground truth, which loads "
                             "only by full unpickling (it can run code)",
                             f"convert it once with `nasbench gt build --from {gt} --out TABLE.csv.gz` and name "

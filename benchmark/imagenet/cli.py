@@ -68,7 +68,8 @@ def search(method: str = typer.Option("senas", "--method", help="senas | spos | 
            overrides: list[str] = SET,
            as_json: bool = AS_JSON) -> None:
     """Search the MobileNet-like space under FLOPs budgets; writes arch_<budget>M.json per budget."""
-    from benchmark.imagenet.methods import IMAGENET_METHODS, SearchConfig
+    from benchmark.imagenet.config import SearchConfig
+    from benchmark.imagenet.methods import IMAGENET_METHODS
 
     cls = IMAGENET_METHODS.get(method)
     options = {"criterion": criterion, "normalization": normalization, "expand": expand, "fair": fair}

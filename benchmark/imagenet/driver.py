@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -27,17 +27,15 @@ from benchmark.data.imagenet import (
 )
 from benchmark.distributed import DistInfo, check_batch, init_distributed, is_main
 from benchmark.errors import NasBenchError
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.presets import MobileNetPreset
 from benchmark.io import read_json, write_json
 from benchmark.models.complexity import count_params
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import mobilenet_network
 from benchmark.paths import data_root
 from benchmark.spaces.base import Arch
 from benchmark.spaces.mobilenet import IDENTITY, MobileNetSkeleton, check_arch, parse_op
-
-if TYPE_CHECKING:
-    from benchmark.imagenet.methods import SearchConfig
+from benchmark.spaces.mobilenet_flops import FlopsTable
 
 ARCH_FORMAT = 1
 

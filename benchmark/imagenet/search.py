@@ -24,7 +24,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,7 @@ from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
+from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.driver import (
     RunLog,
     arch_record,
@@ -66,7 +67,6 @@ from benchmark.imagenet.train import (
     wrap_ddp,
 )
 from benchmark.io import write_parquet
-from benchmark.models.flops_table import FlopsTable
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.samplers import strict_fair_group
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
@@ -76,11 +76,9 @@ from benchmark.search.selection import CachedFitness, select_in_window
 from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
 from benchmark.training import inherit_state
 from benchmark.vocabulary import check_normalization
-
-if TYPE_CHECKING:
-    from benchmark.imagenet.methods import SearchConfig
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 

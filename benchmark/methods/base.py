@@ -16,9 +16,9 @@ import platform
 import random
 import subprocess
 import sys
+from abc import abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from abc import abstractmethod
 from typing import Any
 
 import numpy as np
@@ -27,18 +27,26 @@ import torch
 from torch import nn
 
 import benchmark
+from benchmark.checkpoint import write_checkpoint
+from benchmark.criteria import CRITERIA, Criterion, create_criterion
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
-from benchmark.criteria import CRITERIA, Criterion, create_criterion
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
-from benchmark.methods.ranking import (TAU_CURVE_COLUMNS, ranking_frame, ranking_path, ranking_report,
-                                       snapshot_path)
-from benchmark.models.nb201_supernet import NB201Supernet
-from benchmark.checkpoint import write_checkpoint
+from benchmark.groundtruth import default_groundtruth, load_groundtruth
 from benchmark.io import write_json, write_parquet
+from benchmark.methods.ranking import (
+    TAU_CURVE_COLUMNS,
+    ranking_frame,
+    ranking_path,
+    ranking_report,
+    snapshot_path,
+)
+from benchmark.metrics.precision import describe
+from benchmark.metrics.ranking import ranking_metrics
+from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.paths import data_root
 from benchmark.presets import PRESETS, Preset
 from benchmark.progress import progress_bar
@@ -244,8 +252,6 @@ class OneShotRun(SupernetRun):
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
-        from analysis.groundtruth import default_groundtruth, load_groundtruth
-
         cfg, p = self.cfg, self.p
         if cfg.dataset not in NUM_CLASSES:
             raise NasBenchError(f"unknown dataset {cfg.dataset!r}", f"choose one of: {', '.join(NUM_CLASSES)}")
@@ -306,7 +312,8 @@ class OneShotRun(SupernetRun):
 
     def tau_row(self, epoch: int, ranking: pd.DataFrame) -> dict[str, Any]:
         """Tau at ``epoch`` with how many architectures it covers, its bootstrap CI, the noise ceiling on
-        this run's validation images and the bias diagnostics (``analysis.precision``, ``.diagnostics``)."""
+        this run's validation images and the bias diagnostics (:mod:`benchmark.metrics.precision`,
+        :mod:`~benchmark.metrics.diagnostics`)."""
         return {"epoch": epoch, "stage": self.stage_of(epoch), "space_size": self.space.size(),
                 **ranking_report(ranking, len(self.data.val_y), self.cfg.seed)}
 
@@ -328,8 +335,6 @@ class OneShotRun(SupernetRun):
     def end_of_epoch(self, epoch: int) -> None:
         """Tau at the preset's ``tau_epochs`` (the ranking kept in ``rankings/``, the weights in
         ``snapshots/`` for baselines); :meth:`end_of_stage` after the last epoch of a stage."""
-        from analysis.precision import describe
-
         if epoch in self.p.tau_epochs:
             with self.timed("rank_s"):
                 ranking = self.rank(f"tau at epoch {epoch}")
@@ -370,8 +375,6 @@ class OneShotRun(SupernetRun):
         return note
 
     def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
-        from analysis.ranking import ranking_metrics
-
         report = ranking_report(ranking, len(self.data.val_y), self.cfg.seed)
         metrics = ranking_metrics(ranking.supernet_acc.to_numpy(), ranking.gt_acc.to_numpy())
         best = ranking.sort_values("supernet_acc", ascending=False, kind="stable").iloc[0]

@@ -16,6 +16,9 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from benchmark.metrics.diagnostics import bias_diagnostics
+from benchmark.metrics.precision import tau_report
+from benchmark.metrics.ranking import spearman_rho
 from benchmark.models.complexity import nb201_params_flops
 from benchmark.spaces.nb201 import parse_arch
 
@@ -53,12 +56,9 @@ def ranking_frame(archs: Sequence[str], supernet_acc: Sequence[float], gt: Any, 
 
 
 def ranking_report(ranking: pd.DataFrame, val_images: int, seed: int = 0) -> dict[str, Any]:
-    """Tau over the ranking with its precision (``analysis.precision.tau_report``), Spearman, and the bias
-    diagnostics (``analysis.diagnostics``); keys are the columns of ``tau_curve.parquet``."""
-    from analysis.diagnostics import bias_diagnostics
-    from analysis.precision import tau_report
-    from analysis.ranking import spearman_rho
-
+    """Tau over the ranking with its precision (:func:`benchmark.metrics.precision.tau_report`), Spearman,
+    and the bias diagnostics (:mod:`benchmark.metrics.diagnostics`); keys are the columns of
+    ``tau_curve.parquet``."""
     est, gt = ranking["supernet_acc"].to_numpy(), ranking["gt_acc"].to_numpy()
     report = tau_report(est, gt, val_images, seed=seed)
     spearman = float("nan") if report["undefined"] else spearman_rho(est, gt)

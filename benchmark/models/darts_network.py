@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from benchmark.darts.genotypes import Entry, Genotype, check_genotype, genotype_from_arch
 from benchmark.errors import NasBenchError
 from benchmark.models.darts_ops import FactorizedReduce, ReLUConvBN, darts_op, drop_path
 from benchmark.spaces.base import Arch, SearchSpace
@@ -42,6 +41,7 @@ from benchmark.spaces.darts import (
     check_arch,
     darts_space,
 )
+from benchmark.spaces.darts_genotypes import Entry, Genotype, check_genotype, genotype_from_arch
 
 STEM_MULTIPLIER = 3  # CIFAR stem width = 3C
 

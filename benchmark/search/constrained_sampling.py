@@ -5,7 +5,7 @@ satisfy FLOPs constraint". Rejecting uniform draws of the whole space is hopeles
 (e.g. 245-250M out of 182-1037M), so :class:`WindowSampler` samples exactly from the window instead.
 
 Method (an exact sampler). An architecture's FLOPs are a sum of per-layer terms
-(:mod:`benchmark.models.flops_table`). Per-layer costs are quantised to integer bins of width ``q``
+(:mod:`benchmark.spaces.mobilenet_flops`). Per-layer costs are quantised to integer bins of width ``q``
 (rounded, so the quantised total is within ``n * q / 2`` of the true one, n = number of layers). A
 dynamic programme counts, for every layer i and quantised remainder s, the number N_i(s) of completions
 of layers i..n-1 whose quantised cost is s (exact integers). Drawing layer by layer, each operation is

@@ -1,4 +1,9 @@
-"""Search spaces, registered by name (``nasbench space info NAME``)."""
+"""Search spaces, registered by name (``nasbench space info NAME``).
+
+Each space lives in its own module with its formats and its FLOPs count: ``nb201`` (the NB201 string
+format, the official index order), ``mobilenet`` (with its per-layer FLOPs table, ``mobilenet_flops``),
+``darts`` (with DARTS genotypes, ``darts_genotypes``) and ``mobilenet_bsnas``. This module registers them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,11 @@ from typing import Callable
 
 from benchmark.registry import Registry
 from benchmark.spaces.base import Arch, SearchSpace
+from benchmark.spaces.darts import darts_space
+from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
+from benchmark.spaces.mobilenet_bsnas import SpringConfig, flops_range, spring_space
+from benchmark.spaces.mobilenet_flops import FlopsTable
+from benchmark.spaces.nb201 import nb201_space
 
 
 @dataclass(frozen=True)
@@ -22,24 +32,36 @@ SPACES: Registry[SpaceEntry] = Registry("search space")
 
 
 def _nb201_flops_range() -> tuple[float, float]:
-    from benchmark.models.complexity import nb201_params_flops
+    from benchmark.models.complexity import nb201_params_flops  # counted on the built network
 
     lo = nb201_params_flops(("none",) * 6, "cifar10")[1]
     hi = nb201_params_flops(("nor_conv_3x3",) * 6, "cifar10")[1]
     return lo, hi
 
 
-def _register_builtin() -> None:
-    from benchmark.spaces.nb201 import nb201_space
-
-    SPACES.register("nb201")(SpaceEntry(
-        nb201_space, "NAS-Bench-201 cell: 6 edges x 5 operations (CIFAR-10 FLOPs shown)", _nb201_flops_range))
+def _mobilenet_flops_range() -> tuple[float, float]:
+    return FlopsTable(MobileNetSkeleton()).range_m(mobilenet_space())
 
 
-_register_builtin()
+def _mobilenet_bsnas_flops_range() -> tuple[float, float]:
+    lo, hi = flops_range(SpringConfig())
+    return lo / 1e6, hi / 1e6
 
-from benchmark.spaces import mobilenet as _mobilenet  # noqa: E402,F401  (registers 'mobilenet')
-from benchmark.spaces import darts as _darts  # noqa: E402,F401  (registers 'darts')
-from benchmark.spaces import mobilenet_bsnas as _mobilenet_bsnas  # noqa: E402,F401  (registers 'mobilenet-bsnas')
+
+SPACES.register("nb201")(SpaceEntry(
+    nb201_space, "NAS-Bench-201 cell: 6 edges x 5 operations (CIFAR-10 FLOPs shown)", _nb201_flops_range))
+SPACES.register("mobilenet")(SpaceEntry(
+    mobilenet_space, "MobileNet-like (ProxylessNAS) space of SE-NAS Table 2: 21 layers, 6 inverted "
+    "bottlenecks + identity (none in a stage's first block); ImageNet 224 FLOPs shown", _mobilenet_flops_range))
+SPACES.register("darts")(SpaceEntry(
+    darts_space,
+    "DARTS cells (normal + reduction): 14 edges x 8 operations = 8^14 per cell kind as the paper counts; "
+    "slots keep two inputs per node (per node an input-pair slot, per edge a 7-operation slot)",
+))
+SPACES.register("mobilenet-bsnas")(SpaceEntry(
+    spring_space,
+    "BS-NAS channel-searchable MobileNetV2 (Table 1): 19 blocks x (kernel 3/5/7, expansion 3/6, cluster "
+    "width), 3^6 x 6^19 architectures (224 px, 1000 classes FLOPs shown)",
+    _mobilenet_bsnas_flops_range))
 
 __all__ = ["SPACES", "Arch", "SearchSpace", "SpaceEntry"]

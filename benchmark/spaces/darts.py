@@ -29,7 +29,6 @@ import itertools
 import math
 
 from benchmark.errors import NasBenchError
-from benchmark.spaces import SPACES, SpaceEntry
 from benchmark.spaces.base import Arch, SearchSpace
 
 PRIMITIVES: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
@@ -146,10 +145,3 @@ def arch_from_paths(paths: dict[str, CellPath], filler: Arch | None = None) -> A
             for op, i in ((op_a, a), (op_b, b)):
                 arch[EDGE_SLOT[kind, EDGE_INDEX[j, i]]] = op
     return check_arch(tuple(arch))
-
-
-SPACES.register("darts")(SpaceEntry(
-    darts_space,
-    "DARTS cells (normal + reduction): 14 edges x 8 operations = 8^14 per cell kind as the paper counts; "
-    "slots keep two inputs per node (per node an input-pair slot, per edge a 7-operation slot)",
-))

@@ -13,7 +13,7 @@ channels), so it has no identity either. Hence 6 layers x 6 choices and 15 layer
     size = 6^6 * 7^15 = 221,502,229,807,900,608 (~2.2e17; the paper's nominal 7^21 is ~5.6e17).
 
 FLOPs at 224 x 224, width 1.0, 1000 classes: 182.48M (identity wherever allowed, k3_e3 in the six first
-blocks) to 1036.67M (k7_e6 everywhere) multiply-accumulates (:mod:`benchmark.models.flops_table`).
+blocks) to 1036.67M (k7_e6 everywhere) multiply-accumulates (:mod:`benchmark.spaces.mobilenet_flops`).
 
 ``MobileNetSkeleton`` scales every channel count by a width multiplier (rounded to a multiple of 8, as
 ProxylessNAS / MobileNetV2 do) and sets the input size and the number of classes; the tiny preset uses
@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from benchmark.errors import NasBenchError
-from benchmark.spaces import SPACES, SpaceEntry
 from benchmark.spaces.base import Arch, SearchSpace
 
 KERNELS = (3, 5, 7)
@@ -154,14 +153,3 @@ def check_arch(arch: Arch, space: SearchSpace | None = None) -> Arch:
         if op not in alive:
             raise NasBenchError(f"layer {slot}: {op!r} is not allowed", f"choose one of: {', '.join(alive)}")
     return arch
-
-
-def _flops_range() -> tuple[float, float]:
-    from benchmark.models.flops_table import FlopsTable
-
-    return FlopsTable(MobileNetSkeleton()).range_m(mobilenet_space())
-
-
-SPACES.register("mobilenet")(SpaceEntry(
-    mobilenet_space, "MobileNet-like (ProxylessNAS) space of SE-NAS Table 2: 21 layers, 6 inverted "
-    "bottlenecks + identity (none in a stage's first block); ImageNet 224 FLOPs shown", _flops_range))

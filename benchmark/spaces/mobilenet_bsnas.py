@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
 from benchmark.errors import NasBenchError
-from benchmark.spaces import SPACES, SpaceEntry
 from benchmark.spaces.base import Arch, SearchSpace
 
 PAPER_FLOPS_RANGE_M = (209.0, 812.0)  # BS-NAS Sec. 4.1, 224 x 224 input, 1000 classes
@@ -416,15 +415,3 @@ def flops_range(cfg: SpringConfig, space: SpringSpace | None = None, resolution:
             best = nxt
         result.append(pick(cost + _tail_flops(cfg, w, plan[-1][2], num_classes) for w, cost in best.items()))
     return result[0], result[1]
-
-
-def _registered_range() -> tuple[float, float]:
-    lo, hi = flops_range(SpringConfig())
-    return lo / 1e6, hi / 1e6
-
-
-SPACES.register("mobilenet-bsnas")(SpaceEntry(
-    spring_space,
-    "BS-NAS channel-searchable MobileNetV2 (Table 1): 19 blocks x (kernel 3/5/7, expansion 3/6, cluster "
-    "width), 3^6 x 6^19 architectures (224 px, 1000 classes FLOPs shown)",
-    _registered_range))

@@ -6,11 +6,11 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from analysis.groundtruth.base import GroundTruth
-from analysis.groundtruth.metrics import REPORTED
-from analysis.groundtruth.nats import META
-from analysis.groundtruth.table import TableGroundTruth, read_table, write_table
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth.base import GroundTruth
+from benchmark.groundtruth.metrics import REPORTED
+from benchmark.groundtruth.nats import META
+from benchmark.groundtruth.table import TableGroundTruth, read_table, write_table
 from benchmark.paths import require_file
 from benchmark.spaces.nb201 import GT_TABLE
 
@@ -44,10 +44,10 @@ def _load(kind: str, path: str, stamp: tuple[int, ...]) -> GroundTruth:
         return TableGroundTruth(read_table(Path(path)), path)
     # the benchmark APIs (nas_201_api, nats_bench) are imported only for their own formats
     if kind == "nb201-pth":
-        from analysis.groundtruth.official import load_official
+        from benchmark.groundtruth.official import load_official
 
         return load_official(Path(path))
-    from analysis.groundtruth.nats import load_nats
+    from benchmark.groundtruth.nats import load_nats
 
     return load_nats(Path(path))
 

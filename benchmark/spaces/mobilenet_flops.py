@@ -12,7 +12,14 @@ per layer, so they are a sum of per-layer terms; ``tests/test_mobilenet.py`` che
 from __future__ import annotations
 
 from benchmark.spaces.base import Arch, SearchSpace
-from benchmark.spaces.mobilenet import IDENTITY, LayerSpec, MobileNetSkeleton, conv_out, layer_choices, parse_op
+from benchmark.spaces.mobilenet import (
+    IDENTITY,
+    LayerSpec,
+    MobileNetSkeleton,
+    conv_out,
+    layer_choices,
+    parse_op,
+)
 
 
 def conv_macs(c_in: int, c_out: int, kernel: int, out_side: int, groups: int = 1) -> int:

@@ -16,8 +16,9 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
-from analysis.groundtruth.base import GroundTruth
-from analysis.groundtruth.metrics import (
+from benchmark.errors import NasBenchError
+from benchmark.groundtruth.base import GroundTruth
+from benchmark.groundtruth.metrics import (
     ACCURACIES,
     API_DATASET,
     COSTS,
@@ -25,7 +26,6 @@ from analysis.groundtruth.metrics import (
     TABLE_COLUMNS,
     UNIQUE_STR,
 )
-from benchmark.errors import NasBenchError
 from benchmark.spaces.nb201 import NB201Index
 
 

@@ -16,8 +16,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.precision import undefined_reason
-from analysis.ranking import kendall_tau
+from benchmark.metrics.precision import undefined_reason
+from benchmark.metrics.ranking import kendall_tau
 from benchmark.spaces.nb201 import parse_arch
 
 CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")

@@ -14,8 +14,8 @@ import pickle
 import re
 from pathlib import Path
 
-from analysis.groundtruth.records import ApiGroundTruth, ArchRecord, read_record
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth.records import ApiGroundTruth, ArchRecord, read_record
 from benchmark.plain_pickle import NotPlainData, check_plain_file
 from benchmark.spaces.nb201 import parse_arch
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 from nas_201_api import ArchResults
 
-from analysis.groundtruth.records import ApiGroundTruth, read_record
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth.records import ApiGroundTruth, read_record
 
 KEYS = ("meta_archs", "arch2infos", "evaluated_indexes")
 _FIX = "pass the official NAS-Bench-201-v1_1-096897.pth (or a compact table / NATS-tss folder)"

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.groundtruth.base import GroundTruth
-from analysis.groundtruth.metrics import ACCURACIES, COSTS, REPORTED
 from benchmark.errors import NasBenchError
+from benchmark.groundtruth.base import GroundTruth
+from benchmark.groundtruth.metrics import ACCURACIES, COSTS, REPORTED
 from benchmark.io import atomic_path
 from benchmark.spaces.nb201 import NUM_ARCHS, format_arch, parse_arch
 

@@ -6,10 +6,10 @@
     gt.operation_scores("cifar10-valid", "x-valid", space)   # SE-NAS Sec. 4.2 ground-truth operator ranks
 """
 
-from analysis.groundtruth.base import GroundTruth
-from analysis.groundtruth.load import build_table, default_groundtruth, load_groundtruth
-from analysis.groundtruth.metrics import REPORTED, default_metric, metric_name
-from analysis.groundtruth.table import TableGroundTruth
+from benchmark.groundtruth.base import GroundTruth
+from benchmark.groundtruth.load import build_table, default_groundtruth, load_groundtruth
+from benchmark.groundtruth.metrics import REPORTED, default_metric, metric_name
+from benchmark.groundtruth.table import TableGroundTruth
 
 __all__ = [
     "REPORTED",

@@ -15,7 +15,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.groundtruth.metrics import (
+from benchmark.errors import NasBenchError
+from benchmark.groundtruth.metrics import (
     COSTS,
     REPORTED,
     UNIQUE_STR,
@@ -23,7 +24,6 @@ from analysis.groundtruth.metrics import (
     metric_name,
     reported_for,
 )
-from benchmark.errors import NasBenchError
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.nb201 import EDGE_NAMES, NUM_ARCHS, OPS, format_arch, parse_arch
 
@@ -40,7 +40,7 @@ def canonical_table(compact: pd.DataFrame) -> pd.DataFrame:
 
 
 class GroundTruth(ABC):
-    """NB201 ground truth of one source. Build it with :func:`analysis.groundtruth.load_groundtruth`.
+    """NB201 ground truth of one source. Build it with :func:`benchmark.groundtruth.load_groundtruth`.
 
     ``accuracy(arch, dataset, split)`` covers the six NB201 reporting metrics; ``split=None`` means the
     :func:`default_metric` of a training dataset (cifar10 | cifar100 | imagenet16-120).

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from analysis.ranking import ArrayLike, kendall_tau
+from benchmark.metrics.ranking import ArrayLike, kendall_tau
 
 N_BOOT = 1000
 N_DRAWS = 1000

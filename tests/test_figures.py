@@ -1,15 +1,20 @@
-"""Figures that never mislead.
+"""Figures that never mislead, and the overview page of a figures folder.
 
 A single run is never drawn as a distribution (box, band, whiskers): the figure says "1 run: no
 distribution"; legends show what is drawn; an empty panel names the command that fills it; Fig. 6 counts
-runs in integer ticks; tied supernet accuracies are marked; tau bars carry their run count. Every figure
-is drawn with deprecation warnings as errors, so a deprecated matplotlib or seaborn call fails here.
+runs in integer ticks; tied supernet accuracies are marked; tau bars carry their run count. ``nasbench
+figures`` (and ``nasbench compare``) write README.md, which embeds every figure with its caption, the
+tables, the scale and seeds, and the command that regenerates it all. Every figure is drawn with
+deprecation warnings as errors, so a deprecated matplotlib or seaborn call fails here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import shlex
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,7 +26,9 @@ from matplotlib.text import Text
 from test_analysis import write_results_dir
 
 from analysis import figures
+from analysis.overview import figure_text
 from analysis.results import Results, load_results
+from tests.conftest import nasbench
 
 pytestmark = [pytest.mark.filterwarnings("error::DeprecationWarning"),
               pytest.mark.filterwarnings("error::PendingDeprecationWarning"),
@@ -153,3 +160,64 @@ def test_tau_bars_show_their_run_count(three_runs, drawn, tmp_path):
     assert counts == ["n=3"] * 6  # 3 methods x 2 datasets, 3 seeds each
     counts = [t for t in texts(drawn["bias_diagnostics"]) if t.startswith("n=")]
     assert counts == ["n=6"] * 12  # 4 measures x 3 methods, 3 seeds x 2 datasets each
+
+
+# ---------------------------------------------------------------------------------------- overview
+def _links(readme: str) -> list[str]:
+    return re.findall(r"\]\(([^)]+)\)", readme)
+
+
+def _command(readme: str) -> list[str]:
+    block = re.search(r"```bash\n(.+?)\n```", readme, re.DOTALL)
+    assert block, "no command in README.md"
+    return shlex.split(block.group(1))
+
+
+def test_figures_readme_shows_every_file_and_the_command_that_regenerates_it(monkeypatch, capsys, tmp_path):
+    root = write_results_dir(tmp_path / "results", seeds=(0, 1), datasets=("cifar10",))
+    out = tmp_path / "figs"
+    code, stdout, err = nasbench(monkeypatch, capsys, "figures", root, "--out", out)
+    assert code == 0, err
+    written = [Path(line.removeprefix("wrote ")) for line in stdout.splitlines()]
+    readme = (out / "README.md").read_text()
+    assert out / "README.md" in written
+    links = _links(readme)
+    for path in written[:-1]:
+        assert path.name in links, path.name
+        if path.suffix == ".png":
+            title, caption = figure_text(path)
+            assert f"![{path.stem}]({path.name})" in readme and f"### {title}" in readme
+            assert "Source: " in caption and caption in readme
+        if path.suffix == ".md":
+            assert path.read_text().strip() in readme  # tables inline
+    assert all((out / link).is_file() for link in links)  # relative links that resolve
+    assert "| SE-NAS | CIFAR-10 | tiny | 2 | seeds 0, 1 |" in readme
+    assert _command(readme) == ["nasbench", "figures", str(root), "--out", str(out)]
+    before = {p.name: p.read_bytes() for p in written}
+    code, _, err = nasbench(monkeypatch, capsys, *_command(readme)[1:])  # the README's command again
+    assert code == 0, err
+    assert {p.name: p.read_bytes() for p in written} == before  # it regenerates the same files
+
+
+def test_compare_writes_what_figures_writes(monkeypatch, capsys, tmp_path):
+    """``nasbench compare`` analyses its results as ``nasbench figures`` does (training left out here)."""
+    import analysis.report
+    import benchmark.harness.sweep
+
+    root = write_results_dir(tmp_path / "quick", seeds=(0, 1), datasets=("cifar10",), criteria=("senas",),
+                             standalone=False)
+    monkeypatch.setattr(benchmark.harness.sweep, "sweep", lambda config, out: SimpleNamespace(
+        index=None, paired=None, failed=[]))
+    monkeypatch.setattr(analysis.report, "compare_lines", lambda *args: [])
+    code, stdout, err = nasbench(monkeypatch, capsys, "compare", "--out", root, "--device", "cpu")
+    assert code == 0, err
+    assert f"overview: {root / 'figures' / 'README.md'}" in stdout
+    code, _, err = nasbench(monkeypatch, capsys, "figures", root, "--out", tmp_path / "figs")
+    assert code == 0, err
+    by_compare = sorted(p.name for p in (root / "figures").iterdir())
+    assert by_compare == sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert {"table1.md", "table3.md", "like_for_like.md", "README.md"} <= set(by_compare)
+    for table in ("table1.md", "table3.md", "like_for_like.md"):
+        assert (root / "figures" / table).read_text() == (tmp_path / "figs" / table).read_text()
+    command = _command((root / "figures" / "README.md").read_text())
+    assert command[:4] == ["nasbench", "compare", "--out", str(root)] and "--device" in command

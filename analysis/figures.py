@@ -152,6 +152,9 @@ def _bar_of_runs(ax: plt.Axes, x: float, values: np.ndarray, width: float, color
 
 
 def _caption(what: str, results: Results, runs: pd.DataFrame) -> str:
+    """``what``, then the preset(s), seeds and count of the runs drawn (or that none of them is)."""
+    if runs.empty:
+        return f"{what}. Source: none of the {len(results.done)} finished runs."
     return f"{what}. Source: {results.provenance(runs)}."
 
 
@@ -642,45 +645,51 @@ def ranking_scatter(results: Results, out_dir: str | Path, dataset: str | None =
                           "(counted in each title; Kendall's tau-b counts them as ties)", results, runs))
 
 
+def _retention_bars(ax: plt.Axes, ret: pd.DataFrame, labels: Sequence[str],
+                    colors: dict[str, str]) -> list[int]:
+    """Mean fraction of the top-k operators kept after each stage per label, std whiskers where two or
+    more runs give one; returns each label's run count."""
+    stages = sorted(ret["stage"].unique())
+    counts = []
+    for i, label in enumerate(labels):
+        part = ret[ret["label"] == label].set_index("stage").reindex(stages)
+        counts.append(int(part["n"].max()))
+        x = np.array([_dodged(s, i, len(labels)) for s in range(len(stages))])
+        mean = part["mean"].to_numpy(dtype=float)
+        ax.bar(x, mean, DODGE / len(labels) * 0.9, color=colors[label], alpha=0.8)
+        spread = part["std"].where(part["n"] >= 2).to_numpy(dtype=float)
+        ok = np.isfinite(spread)
+        if ok.any():
+            ax.errorbar(x[ok], mean[ok], yerr=spread[ok], fmt="none", ecolor="0.2", capsize=3, lw=1)
+    ax.set_xticks(range(len(stages)), [f"after stage {s}" for s in stages])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction kept")
+    return counts
+
+
 def criteria_retention(results: Results, out_dir: str | Path, dataset: str | None = None,
                        k: int = 10) -> list[Path]:
-    """Scoring criteria compared: fraction of the top-k ground-truth (edge, op) pairs alive after each
-    stage (left) and the ground-truth accuracy of the architecture each SE-NAS variant found (right);
-    spreads (whiskers, boxes) only where a criterion has two or more runs."""
+    """Scoring criteria compared (SE-NAS Sec. 4.4): fraction of the top-k ground-truth (edge, op) pairs
+    alive after each stage (left) and the ground-truth accuracy of the architecture each variant found
+    (right); spreads (whiskers, boxes) only where a criterion has two or more runs."""
     _style()
     dataset = dataset or _first_dataset(results, method="senas")
     ops = results.operators
     ret = topk_retention(ops[ops["dataset"] == dataset], k) if len(ops) else topk_retention(ops, k)
-    runs = results.runs(dataset=dataset, method="senas")
-    criterion_of = dict(zip(runs["label"], runs["criterion"].astype(str)))
+    senas = results.runs(dataset=dataset, method="senas")
+    criterion_of = dict(zip(senas["label"], senas["criterion"].astype(str)))
     criterion_of.update(zip(ret["label"], ret["criterion"].astype(str)))
     labels = sorted(criterion_of, key=lambda lab: (_criterion_key(criterion_of[lab]), lab))
+    runs = results.runs(dataset=dataset)[lambda d: d["label"].isin(labels)]
     colors = label_colors(labels)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    rows = math.ceil(len(labels) / 4)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4 + 0.25 * rows))
     counts: list[int] = []
     if ret.empty:
         _missing(left, f"no operator records on {dataset}. To fill it: nasbench sweep "
                        f"benchmark/configs/fig6.yaml --out {results.root}")
     else:
-        stages = sorted(ret["stage"].unique())
-        width = DODGE / len(labels)
-        for i, label in enumerate(labels):
-            part = ret[ret["label"] == label].set_index("stage").reindex(stages)
-            n = int(part["n"].max())
-            counts.append(n)
-            x = [_dodged(s, i, len(labels)) for s in range(len(stages))]
-            left.bar(x, part["mean"], width * 0.9, color=colors[label], alpha=0.8,
-                     label=f"{label} ({_runs_text(n)})")
-            spread = part["std"].where(part["n"] >= 2).to_numpy(dtype=float)
-            ok = np.isfinite(spread)
-            if ok.any():
-                left.errorbar(np.asarray(x)[ok], part["mean"].to_numpy(dtype=float)[ok], yerr=spread[ok],
-                              fmt="none", ecolor="0.2", capsize=3, lw=1)
-        left.set_xticks(range(len(stages)), [f"after stage {s}" for s in stages])
-        left.set_ylim(0, 1.19)
-        left.set_yticks(np.linspace(0, 1, 6))
-        left.set_ylabel("fraction kept")
-        left.legend(fontsize=8, loc="upper right", ncol=min(len(labels), 3))
+        counts = _retention_bars(left, ret, labels, colors)
     left.set_title(f"Top-{k} ground-truth operators still in the space\n({_spread_note(counts, 'std')})",
                    fontsize=10)
     metric = default_metric(dataset)
@@ -696,9 +705,12 @@ def criteria_retention(results: Results, out_dir: str | Path, dataset: str | Non
         right.set_ylabel("ground-truth accuracy (%)")
     right.set_title(f"Searched architecture, {metric}", fontsize=10)
     fig.suptitle(f"Scoring criteria compared, {dataset_name(dataset)}")
-    fig.tight_layout()
+    if labels:
+        fig.legend([Patch(color=colors[lab], alpha=0.8) for lab in labels], labels, loc="upper center",
+                   bbox_to_anchor=(0.5, 0.94), ncol=min(len(labels), 4), fontsize=8.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.97 - 0.045 * rows))
     return _save(fig, out_dir, "criteria_retention",
-                 _caption("SE-NAS runs per criterion", results, runs))
+                 _caption("SE-NAS runs per criterion (BS-NAS: its own shrinking rule)", results, runs))
 
 
 # ------------------------------------------------------------------------------------ diagnostics

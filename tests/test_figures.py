@@ -102,6 +102,9 @@ def test_two_or_more_runs_are_drawn_as_distributions(three_runs, drawn, tmp_path
     assert sum(isinstance(h, Patch) for h in fig1) == 2  # supernet and standalone boxes
     assert any(isinstance(p, PathPatch) for p in drawn["fig8_tau_distribution"].axes[0].patches)
     assert any(isinstance(c, ErrorbarContainer) for c in drawn["tau_comparison"].axes[0].containers)
+    done = len(three_runs.done)  # no like-for-like pairs here: the caption does not claim there are no runs
+    caption = f"Source: none of the {done} finished runs."
+    assert any(t.endswith(caption) for t in texts(drawn["fig8_like_for_like"]))
 
 
 def test_an_empty_fig1_panel_names_the_command_that_fills_it(three_runs, drawn, tmp_path):

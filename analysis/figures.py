@@ -2,8 +2,11 @@
 
 One function per figure; each takes a :class:`~analysis.results.Results`, writes ``<name>.png`` and
 ``<name>.pdf`` into ``out_dir`` and returns both paths. Every figure carries a caption line naming the
-preset, seeds and run count that produced it, so a tiny-scale figure is never read as the paper's.
-A panel whose data is absent says what is missing instead of staying blank.
+preset, seeds and run count that produced it, so a tiny-scale figure is never read as the paper's;
+PNG and PDF also carry the title and caption in their metadata (:mod:`analysis.overview` reads them).
+A panel whose data is absent says what is missing, and which command fills it, instead of staying blank.
+A spread over runs (box, std band, CI whiskers) is drawn only from two or more runs: a single run is a
+dot or tick and the figure says "1 run: no distribution". Bars of tau carry their run count.
 
 - :func:`fig1_ranking_distribution` - Fig. 1, ranks of 30 random architectures over repeated runs.
 - :func:`fig6_operator_distribution` - Fig. 6, operators kept/removed against ground-truth rank per stage.
@@ -23,6 +26,7 @@ perfect estimator reaches on the same architectures and number of validation ima
 
 from __future__ import annotations
 
+import math
 import textwrap
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,7 +39,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
@@ -62,6 +68,8 @@ CRITERION_NAMES = {"random": "Random", "magnitude": "Magnitude", "senas": "SE-NA
 SOURCE_COLORS = {"supernet": "#d1495b", "standalone": "#00798c"}
 RETENTION_COLORS = {"kept": "#2e7d32", "removed": "#c62828", "gone": "#d9d9d9"}
 DPI = 150
+ONE_RUN = "1 run: no distribution"
+DODGE = 0.8  # width of a category shared by its dodged methods (as seaborn dodges)
 
 
 # --------------------------------------------------------------------------------------------- style
@@ -80,25 +88,73 @@ def label_colors(labels: Sequence[str]) -> dict[str, str]:
 
 
 def _missing(ax: plt.Axes, text: str) -> None:
+    """Say in an empty panel what is missing (and which command fills it). Ticks are cleared only on
+    axes this panel does not share: clearing a shared axis would clear its siblings' ticks too."""
     ax.text(0.5, 0.5, textwrap.fill(f"missing: {text}", 70), ha="center", va="center", fontsize=9,
             color="0.35", transform=ax.transAxes)
-    ax.set_xticks([])
-    ax.set_yticks([])
+    for axis, shared in ((ax.xaxis, ax.get_shared_x_axes()), (ax.yaxis, ax.get_shared_y_axes())):
+        if len(shared.get_siblings(ax)) == 1:
+            axis.set_ticks([])
+
+
+def _runs_text(n: int) -> str:
+    """``n=3``; for a single run, that there is no distribution (no box, band or interval is drawn)."""
+    return ONE_RUN if n == 1 else f"n={n}"
+
+
+def _title(fig: Figure) -> str:
+    """The figure's title on one line: its suptitle, else its first panel's title."""
+    text = fig.get_suptitle() or (fig.axes[0].get_title() if fig.axes else "")
+    return " ".join(text.split())
 
 
 def _save(fig: Figure, out_dir: str | Path, name: str, caption: str) -> list[Path]:
-    """Add the provenance caption under the axes, write PNG and PDF (atomically), close the figure."""
+    """Add the provenance caption under the axes, write PNG and PDF (atomically), close the figure.
+    Both files carry the title and caption in their metadata (the overview page reads them back); the
+    PDF has no creation date, so the same results give the same files."""
     out = Path(out_dir)
     fig.text(0.01, 0.0, caption, ha="left", va="top", fontsize=7.5, color="0.35", wrap=True)
+    title = _title(fig)
+    metadata = {"png": {"Title": title, "Description": caption},
+                "pdf": {"Title": title, "Subject": caption, "CreationDate": None}}
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
     for p in paths:
         with atomic_path(p) as tmp:
-            fig.savefig(tmp, dpi=DPI, format=p.suffix[1:])
+            fig.savefig(tmp, dpi=DPI, format=p.suffix[1:], metadata=metadata[p.suffix[1:]])
     plt.close(fig)
     return paths
 
 
+def _boxes(ax: plt.Axes, groups: Sequence[np.ndarray], positions: Sequence[float], colors: Sequence[str],
+           width: float, seed: int = 0) -> None:
+    """A box (quartiles, median, whiskers to 1.5 IQR) for each group of two or more finite values, and
+    one jittered dot per value (seeded); a group of one value is a dot only: it has no distribution."""
+    rng = np.random.default_rng(seed)
+    for values, x, color in zip(groups, positions, colors):
+        values = values[np.isfinite(values)]
+        if len(values) >= 2:
+            ax.boxplot([values], positions=[x], widths=width, patch_artist=True, showfliers=False,
+                       manage_ticks=False, boxprops={"facecolor": color, "alpha": 0.5, "edgecolor": "0.25"},
+                       medianprops={"color": "0.15"}, whiskerprops={"color": "0.25"},
+                       capprops={"color": "0.25"})
+        ax.scatter(x + rng.uniform(-width / 4, width / 4, len(values)), values, s=16, color=color,
+                   edgecolor="0.2", linewidth=0.5, zorder=3)
+
+
+def _bar_of_runs(ax: plt.Axes, x: float, values: np.ndarray, width: float, color: str) -> None:
+    """A bar at the mean of ``values`` (one per run), a dot per run, and the run count above it all."""
+    values = values[np.isfinite(values)]
+    ax.bar(x, values.mean() if len(values) else np.nan, width, color=color, alpha=0.6)
+    ax.scatter(np.full(len(values), x), values, s=10, color="0.15", zorder=3)
+    top = max([0.0, *values])
+    ax.annotate(f"n={len(values)}", (x, top), xytext=(0, 2), textcoords="offset points", ha="center",
+                va="bottom", fontsize=7, color="0.25")
+
+
 def _caption(what: str, results: Results, runs: pd.DataFrame) -> str:
+    """``what``, then the preset(s), seeds and count of the runs drawn (or that none of them is)."""
+    if runs.empty:
+        return f"{what}. Source: none of the {len(results.done)} finished runs."
     return f"{what}. Source: {results.provenance(runs)}."
 
 
@@ -117,46 +173,70 @@ def _first_dataset(results: Results, method: str | None = None) -> str:
 
 
 # ------------------------------------------------------------------------------------------ Fig. 1
+FIG1_FILLS = {
+    "supernet": "SPOS runs that rank the same architectures: nasbench sweep benchmark/configs/fig1.yaml "
+                "--out {root}",
+    "standalone": "train the architectures from scratch in the same sweep (methods [spos, standalone], as in "
+                  "benchmark/configs/fig1.yaml), or read a per-seed ground truth: nasbench figures {root} "
+                  "--out DIR --gt <NB201 .pth or NATS-tss folder>",
+}
+
+
+def _rank_boxes(ax: plt.Axes, part: pd.DataFrame, n: int, color: str, name: str) -> Artist:
+    """One Fig. 1 panel: per architecture (x: ground-truth rank) a box of its ranks over runs; with a
+    single run its rank as a tick and the note that there is no distribution. Returns the legend handle
+    of what was drawn."""
+    ax.plot([1, n], [1, n], ls="--", lw=0.8, color="0.4")
+    ax.set_ylim(0, n + 1)
+    runs = part["seed"].nunique()
+    if runs == 1:
+        one = part.sort_values("gt_rank")
+        tick = {"ls": "none", "marker": "_", "ms": 16, "mew": 2.5, "color": color}
+        ax.plot(one["gt_rank"], one["rank"], **tick)
+        ax.text(0.01, 0.97, ONE_RUN, ha="left", va="top", fontsize=9, color="0.3", transform=ax.transAxes)
+        return Line2D([], [], **tick, label=f"{name} ({ONE_RUN})")
+    data = [part.loc[part["gt_rank"] == r, "rank"].to_numpy() for r in range(1, n + 1)]
+    fliers = {"marker": "o", "markersize": 4, "markerfacecolor": "none", "markeredgecolor": color}
+    ax.boxplot(data, positions=np.arange(1, n + 1), widths=0.6, patch_artist=True,
+               boxprops={"facecolor": color, "alpha": 0.45, "edgecolor": color},
+               medianprops={"color": "black", "linewidth": 1.2}, whiskerprops={"color": color},
+               capprops={"color": color}, flierprops=fliers)
+    return Patch(facecolor=color, alpha=0.45, edgecolor=color, label=f"{name} ({runs} runs)")
+
+
 def fig1_ranking_distribution(results: Results, out_dir: str | Path, dataset: str | None = None,
                               label: str = BASELINE, n_archs: int = 30, seed: int = 0,
                               groundtruth: GroundTruth | None = None) -> list[Path]:
     """SE-NAS Fig. 1: box plots of each architecture's rank over repeated runs, x sorted by ground truth.
 
     Top: rank by supernet accuracy in each ``label`` run. Bottom: rank by standalone accuracy in each
-    training seed (standalone runs in the results, else per-seed ground truth), or what is missing.
-    ``dataset=None`` takes the first dataset of the results (CIFAR-10 when present, as in the paper).
+    training seed (standalone runs in the results, else per-seed ground truth), or what is missing and
+    the command that fills it. ``dataset=None`` takes the first dataset of the results (CIFAR-10 when
+    present, as in the paper).
     """
     _style()
     dataset = dataset or _first_dataset(results)
     dist = ranking_distribution(results, label, dataset, n_archs, seed, groundtruth)
     fig, axes = plt.subplots(2, 1, figsize=(10, 6.6), sharex=True)
     n = len(dist.archs)
-    handles = []
+    handles: list[Artist] = []
     for ax, source, ylabel in ((axes[0], "supernet", "Rank (supernet accuracy)"),
                                (axes[1], "standalone", "Rank (standalone accuracy)")):
         part = dist.ranks(source)
         ax.set_ylabel(ylabel)
         if part.empty:
-            _missing(ax, dist.notes.get(source, "no ranks"))
+            fill = FIG1_FILLS[source].format(root=results.root)
+            _missing(ax, f"{dist.notes.get(source, 'no ranks')}. To fill it: {fill}")
             continue
-        data = [part.loc[part["gt_rank"] == r, "rank"].to_numpy() for r in range(1, n + 1)]
-        color = SOURCE_COLORS[source]
-        fliers = {"marker": "o", "markersize": 4, "markerfacecolor": "none", "markeredgecolor": color}
-        ax.boxplot(data, positions=np.arange(1, n + 1), widths=0.6, patch_artist=True,
-                   boxprops={"facecolor": color, "alpha": 0.45, "edgecolor": color},
-                   medianprops={"color": "black", "linewidth": 1.2}, whiskerprops={"color": color},
-                   capprops={"color": color}, flierprops=fliers)
-        ax.plot([1, n], [1, n], ls="--", lw=0.8, color="0.4")
-        ax.set_ylim(0, n + 1)
-        runs = part["seed"].nunique()
-        handles.append(Patch(facecolor=color, alpha=0.45, edgecolor=color,
-                             label=f"{source} accuracy ({runs} run{'s' * (runs != 1)})"))
+        handles.append(_rank_boxes(ax, part, n, SOURCE_COLORS[source], f"{source} accuracy"))
     if n:
         axes[1].set_xticks(np.arange(1, n + 1))
         axes[1].set_xlim(0.3, n + 0.7)
     axes[1].set_xlabel("Ground-truth rank (best to worst)")
+    if any(isinstance(h, Patch) for h in handles):
+        handles.append(Line2D([], [], color="black", lw=1.2, label="median over runs"))
     if handles:
-        handles.append(plt.Line2D([], [], ls="--", lw=0.8, color="0.4", label="rank = ground-truth rank"))
+        handles.append(Line2D([], [], ls="--", lw=0.8, color="0.4", label="rank = ground-truth rank"))
     count = f"{n} " if n else ""
     fig.suptitle(f"Ranking distribution of {count}random child models, {dataset_name(dataset)} "
                  f"({label} supernet)")
@@ -170,6 +250,12 @@ def fig1_ranking_distribution(results: Results, out_dir: str | Path, dataset: st
 
 
 # ------------------------------------------------------------------------------------------ Fig. 6
+def _count_ticks(n: int, most: int = 6) -> list[int]:
+    """Integer ticks 0..n for a count of runs: every count up to ``most - 1`` runs, else evenly stepped."""
+    step = max(1, math.ceil(n / (most - 1)))
+    return list(range(0, n + 1, step))
+
+
 def _criterion_key(criterion: str) -> tuple[int, str]:
     position = CRITERION_ORDER.index(criterion) if criterion in CRITERION_ORDER else len(CRITERION_ORDER)
     return position, criterion
@@ -197,7 +283,8 @@ def fig6_operator_distribution(results: Results, out_dir: str | Path,
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 2.5 * nrows + 0.6), squeeze=False,
                              sharex=True, sharey="row")
     if not panels:
-        _missing(axes[0, 0], f"no operator records (SE-NAS runs) on {dataset}")
+        _missing(axes[0, 0], f"no operator records (SE-NAS runs) on {dataset}. To fill it: nasbench sweep "
+                             f"benchmark/configs/fig6.yaml --out {results.root}")
     for i, (label, criterion) in enumerate(panels):
         for j, stage in enumerate(stages):
             ax = axes[i, j]
@@ -219,7 +306,7 @@ def fig6_operator_distribution(results: Results, out_dir: str | Path,
             ax.set_xticks(x[::3] if len(x) > 15 else x, part["gt_rank"].to_numpy()[::3] if len(x) > 15
                           else part["gt_rank"].to_numpy())
             ax.set_ylim(0, n_runs)
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_yticks(_count_ticks(n_runs))
             ax.set_title(f"{_panel_title(label, criterion)}, stage {stage}", fontsize=10)
             if j == 0:
                 ax.set_ylabel(f"runs (of {n_runs})")
@@ -227,7 +314,7 @@ def fig6_operator_distribution(results: Results, out_dir: str | Path,
                 ax.set_xlabel("Ground-truth operator rank")
     legend = (("kept", "kept"), ("removed", "removed at this stage"), ("gone", "removed at an earlier stage"))
     handles = [Patch(color=RETENTION_COLORS[k], label=t) for k, t in legend]
-    handles.append(plt.Line2D([], [], ls=":", color="0.3", label="ideal cut (as many kept, all best)"))
+    handles.append(Line2D([], [], ls=":", color="0.3", label="ideal cut (as many kept, all best)"))
     fig.legend(handles=handles, loc="upper center", ncol=4, bbox_to_anchor=(0.5, 1.0), fontsize=8.5)
     fig.suptitle(f"Operator distribution at each shrinking stage, {dataset_name(dataset)}", y=1.04)
     fig.tight_layout()
@@ -242,6 +329,31 @@ def _datasets(results: Results, labels: Sequence[str]) -> list[str]:
     return _sort_datasets(set(results.runs()[lambda d: d["label"].isin(labels)]["dataset"]))
 
 
+def _mean_line(ax: plt.Axes, x: np.ndarray, curve: pd.DataFrame, color: str, label: str) -> int:
+    """Mean tau over runs against ``x``, with a +- std band only when two or more runs give it; returns
+    the number of runs."""
+    n = int(curve["n"].max())
+    mean = curve["mean"].to_numpy(dtype=float)
+    ax.plot(x, mean, marker="o", ms=4, color=color, label=f"{label} ({_runs_text(n)})")
+    if n >= 2:
+        std = curve["std"].fillna(0).to_numpy(dtype=float)
+        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+    return n
+
+
+def _band_note(counts: Sequence[int]) -> str:
+    """What the bands around the mean lines show: std over seeds, or nothing where lines are single runs."""
+    if counts and max(counts) == 1:
+        return ONE_RUN
+    return "mean ± std over seeds" + (f"; {ONE_RUN} where n=1" if 1 in counts else "")
+
+
+def _no_runs(results: Results, labels: Sequence[str]) -> str:
+    """What an empty Fig. 7 or 8 lacks and the sweep that fills it."""
+    return (f"no finished runs of {', '.join(labels)}. To fill it: nasbench sweep "
+            f"benchmark/configs/fig7_8.yaml --out {results.root}")
+
+
 def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] = PAPER_PAIR) -> list[Path]:
     """SE-NAS Fig. 7: Kendall's tau against epoch, mean +- std over seeds, one panel per dataset;
     dotted lines mark the epochs where SE-NAS shrinks (end of each stage)."""
@@ -253,18 +365,15 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
     ncols = max(len(datasets), 1)
     fig, axes = plt.subplots(1, ncols, figsize=(max(4.6 * ncols, 7.5), 3.8), squeeze=False)
     if not datasets:
-        _missing(axes[0, 0], f"no finished runs of {', '.join(labels)}")
+        _missing(axes[0, 0], _no_runs(results, labels))
     ends = results.stage_ends(OURS)
+    counts: list[int] = []
     for ax, ds in zip(axes[0], datasets):
         for label in order_labels(labels):
             c = curves[(curves["dataset"] == ds) & (curves["label"] == label)]
             if c.empty:
                 continue
-            n = int(c["n"].max())
-            ax.plot(c["epoch"], c["mean"], marker="o", ms=4, color=colors[label], label=f"{label} (n={n})")
-            std = c["std"].fillna(0)
-            ax.fill_between(c["epoch"], c["mean"] - std, c["mean"] + std, color=colors[label], alpha=0.18,
-                            lw=0)
+            counts.append(_mean_line(ax, c["epoch"].to_numpy(), c, colors[label], label))
             ceiling = ceilings.get((ds, label))
             if ceiling is not None and ceiling.notna().any():
                 ax.plot(ceiling.index, ceiling.values, ls="--", lw=1, color=colors[label],
@@ -277,7 +386,7 @@ def fig7_tau_curve(results: Results, out_dir: str | Path, labels: Sequence[str] 
         ax.legend(loc="best", fontsize=8)
     axes[0, 0].set_ylabel("Kendall's Tau")
     fig.suptitle("Evolution of ranking correlation, the paper's reading: each method over its own space\n"
-                 "(mean ± std over seeds; dashed: noise ceiling; dotted: SE-NAS shrinks)", fontsize=11)
+                 f"({_band_note(counts)}; dashed: noise ceiling; dotted: SE-NAS shrinks)", fontsize=11)
     fig.tight_layout()
     runs = results.runs()[lambda d: d["label"].isin(labels)]
     return _save(fig, out_dir, "fig7_tau_curve",
@@ -311,6 +420,7 @@ def fig7_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
                              "(`nasbench compare` does)")
     labels = order_labels(curves["label"].unique())
     colors = label_colors(labels)
+    counts: list[int] = []
     for ax, ds in zip(axes[0], datasets):
         c_ds = curves[curves["dataset"] == ds]
         names = _point_names(c_ds)
@@ -324,10 +434,7 @@ def fig7_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
             c = c_ds[c_ds["label"] == label]
             if c.empty:
                 continue
-            x = c["point"].map(x_of).to_numpy()
-            std = c["std"].fillna(0).to_numpy()
-            ax.plot(x, c["mean"], marker="o", ms=4, color=colors[label], label=f"{label} (n={int(c['n'].max())})")
-            ax.fill_between(x, c["mean"] - std, c["mean"] + std, color=colors[label], alpha=0.15, lw=0)
+            counts.append(_mean_line(ax, c["point"].map(x_of).to_numpy(), c, colors[label], label))
         archs = ceiling["n_ranked"].round().astype(int)
         ax.set_xticks(xs, [f"{p}\n{n} archs" for p, n in zip(names, archs)], fontsize=8)
         ax.axhline(0, color="0.6", lw=0.6)
@@ -335,7 +442,7 @@ def fig7_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
         ax.legend(loc="best", fontsize=7.5)
     axes[0, 0].set_ylabel("Kendall's Tau (same architectures)")
     fig.suptitle("Ranking correlation like-for-like: every method ranks the architectures SE-NAS ranked\n"
-                 "(mean ± std over seeds; dashed and grey: noise ceiling and its 95% range)", fontsize=11)
+                 f"({_band_note(counts)}; dashed and grey: noise ceiling and its 95% range)", fontsize=11)
     fig.tight_layout()
     return _save(fig, out_dir, "fig7_like_for_like",
                  _caption("Fig. 7 like-for-like", results, results.paired_runs()))
@@ -348,7 +455,7 @@ def _count_text(runs: pd.DataFrame, label: str) -> str:
     architecture got the same supernet accuracy, e.g. a shrunk space of functionally equal networks)."""
     taus = runs.loc[runs["label"] == label, "tau"].astype(float)
     undefined = int(taus.isna().sum())
-    return f"n={len(taus) - undefined}" + (f", {undefined} undefined" if undefined else "")
+    return _runs_text(len(taus) - undefined) + (f", {undefined} undefined" if undefined else "")
 
 
 def fig8_tau_distribution(results: Results, out_dir: str | Path,
@@ -358,7 +465,7 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
     runs = results.runs()[lambda d: d["label"].isin(labels)].copy()
     fig, ax = plt.subplots(figsize=(9.0, 4.0))
     if runs.empty:
-        _missing(ax, f"no finished runs of {', '.join(labels)}")
+        _missing(ax, _no_runs(results, labels))
     else:
         _tau_boxes(ax, runs, [dataset_name(d) for d in _datasets(results, labels)], lambda label: "")
         ax.set_xlabel("")
@@ -372,37 +479,42 @@ def fig8_tau_distribution(results: Results, out_dir: str | Path,
 
 
 def _tau_boxes(ax: plt.Axes, frame: pd.DataFrame, order: list[str], extra: Callable[[str], str]) -> None:
-    """Fig. 8's drawing: tau per dataset (box and one dot per run) dodged by label, each method's noise
-    ceiling as a tick, and a legend giving each label's run count (plus ``extra(label)``)."""
+    """Fig. 8's drawing: tau per dataset (box and one dot per run; a dot only for a single run) dodged by
+    label, each method's noise ceiling as a tick, and a legend giving each label's run count (plus
+    ``extra(label)``) with a box or a dot as drawn."""
     frame["Dataset"] = frame["dataset"].map(dataset_name)
     hue_order = order_labels(frame["label"].unique())
     palette = label_colors(hue_order)
-    common = {"data": frame, "x": "Dataset", "y": "tau", "hue": "label", "order": order, "hue_order": hue_order,
-              "ax": ax, "palette": palette}
-    sns.boxplot(**common, width=0.6, fliersize=0, boxprops={"alpha": 0.5})
-    sns.stripplot(**common, dodge=True, size=4, jitter=0.12, edgecolor="0.2", linewidth=0.5, legend=False)
-    handles, texts = ax.get_legend_handles_labels()
+    step = DODGE / len(hue_order)
+    cells = [(_dodged(i, j, len(hue_order)), label,
+              frame.loc[(frame["Dataset"] == ds) & (frame["label"] == label), "tau"].to_numpy(dtype=float))
+             for i, ds in enumerate(order) for j, label in enumerate(hue_order)]
+    _boxes(ax, [taus for _, _, taus in cells], [x for x, _, _ in cells],
+           [palette[lab] for _, lab, _ in cells], step * 0.75)
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlim(-0.5, len(order) - 0.5)
+    boxed = {lab for _, lab, taus in cells if np.isfinite(taus).sum() >= 2}
+    handles = [Patch(facecolor=palette[lab], alpha=0.5, edgecolor="0.25") if lab in boxed
+               else Line2D([], [], ls="none", marker="o", color=palette[lab], markeredgecolor="0.2")
+               for lab in hue_order]
     drawn = _ceiling_ticks(ax, frame, order, hue_order)
-    ax.legend(handles[:len(hue_order)] + drawn,
-              [f"{t} ({_count_text(frame, t)}{extra(t)})" for t in texts[:len(hue_order)]]
+    ax.legend(handles + drawn, [f"{lab} ({_count_text(frame, lab)}{extra(lab)})" for lab in hue_order]
               + ["noise ceiling"] * len(drawn), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8.5)
 
 
-def _ceiling_ticks(ax: plt.Axes, frame: pd.DataFrame, order: Sequence[str], hue_order: Sequence[str],
-                   width: float = 0.8) -> list:
-    """A black tick at the mean noise ceiling of each (dataset, method) box of a dodged box plot (seaborn
-    dodges hues over ``width`` = 0.8 of each category); returns one legend handle when any was drawn."""
+def _ceiling_ticks(ax: plt.Axes, frame: pd.DataFrame, order: Sequence[str], hue_order: Sequence[str]) -> list:
+    """A black tick at the mean noise ceiling of each (dataset, method) box of a dodged box plot; returns
+    one legend handle when any was drawn."""
     if "ceiling_median" not in frame:
         return []
-    step = width / len(hue_order)
+    step = DODGE / len(hue_order)
     drawn = []
     for i, ds in enumerate(order):
         for j, label in enumerate(hue_order):
             c = frame.loc[(frame["Dataset"] == ds) & (frame["label"] == label), "ceiling_median"].astype(float)
             if c.notna().any():
-                x = i - width / 2 + step * (j + 0.5)
+                x = _dodged(i, j, len(hue_order))
                 drawn = [ax.hlines(c.mean(), x - step * 0.45, x + step * 0.45, color="black", lw=2)]
-    ax.set_xlim(-0.5, len(order) - 0.5)
     return drawn
 
 
@@ -431,47 +543,73 @@ def fig8_like_for_like(results: Results, out_dir: str | Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------- quick looks
+def _dodged(i: int, j: int, k: int) -> float:
+    """x of the ``j``-th of ``k`` items dodged within category ``i`` (categories at 0, 1, ...)."""
+    return i - DODGE / 2 + DODGE / k * (j + 0.5)
+
+
+def _spread_note(counts: Sequence[int], spread: str) -> str:
+    """What the whiskers of a bar chart over runs show: ``spread`` where groups have two or more runs,
+    nothing where each has a single run."""
+    if counts and max(counts) <= 1:
+        return f"bars: the run's value; {ONE_RUN}"
+    return f"bars: mean over runs, whiskers: {spread}" + (f"; n=1: {ONE_RUN}" if 1 in counts else "")
+
+
 def tau_comparison(results: Results, out_dir: str | Path) -> list[Path]:
-    """Final tau of every method label per dataset: mean with bootstrap 95% interval, runs as dots."""
+    """Final tau of every method label per dataset: mean with bootstrap 95% interval (two or more runs),
+    runs as dots, the run count above each bar."""
     _style()
     runs = results.runs()
     runs = runs[runs["method"] != "standalone"]
     fig, ax = plt.subplots(figsize=(max(6.0, 1.6 * runs["label"].nunique() + 2), 3.8))
+    counts: list[int] = []
     if runs.empty:
-        _missing(ax, "no finished one-shot runs")
+        _missing(ax, f"no finished one-shot runs. To fill it: nasbench sweep CONFIG --out {results.root}")
     else:
         labels = order_labels(runs["label"])
         datasets = _datasets(results, labels)
         st = tau_statistics(runs).set_index(["label", "dataset"])
-        width = 0.8 / len(datasets)
         palette = dict(zip(datasets, sns.color_palette("colorblind", len(datasets))))
         for j, ds in enumerate(datasets):
             for i, label in enumerate(labels):
                 if (label, ds) not in st.index:
                     continue
                 s = st.loc[(label, ds)]
-                x = i - 0.4 + width * (j + 0.5)
-                yerr = np.array([[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]])
-                ax.bar(x, s["mean"], width * 0.9, color=palette[ds], alpha=0.6, label=dataset_name(ds))
-                if np.isfinite(yerr).all():
+                x, width = _dodged(i, j, len(datasets)), DODGE / len(datasets) * 0.9
+                pts = runs[(runs["label"] == label) & (runs["dataset"] == ds)]["tau"].to_numpy(dtype=float)
+                _bar_of_runs(ax, x, pts, width, palette[ds])
+                counts.append(int(s["n"]))
+                if s["n"] >= 2:
+                    yerr = [[s["mean"] - s["ci_low"]], [s["ci_high"] - s["mean"]]]
                     ax.errorbar(x, s["mean"], yerr=yerr, color="0.2", capsize=3, lw=1)
-                pts = runs[(runs["label"] == label) & (runs["dataset"] == ds)]["tau"]
-                ax.scatter(np.full(len(pts), x), pts, s=10, color="0.15", zorder=3)
         ax.axhline(0, color="0.5", lw=0.8)
+        ax.margins(y=0.12)
         ax.set_xticks(range(len(labels)), labels, rotation=15)
         ax.set_ylabel("Kendall's Tau (final ranking)")
-        handles, texts = ax.get_legend_handles_labels()
-        unique = dict(zip(texts, handles))
-        ax.legend(unique.values(), unique.keys(), fontsize=8.5)
-    ax.set_title("Final ranking correlation per method (bars: mean, whiskers: bootstrap 95% CI)")
+        ax.legend([Patch(color=palette[ds], alpha=0.6) for ds in datasets],
+                  [dataset_name(d) for d in datasets], fontsize=8.5)
+    ax.set_title(f"Final ranking correlation per method ({_spread_note(counts, 'bootstrap 95% CI')})")
     fig.tight_layout()
     return _save(fig, out_dir, "tau_comparison", _caption("Final tau per run", results, runs))
 
 
+def _scatter_ties(ax: plt.Axes, part: pd.DataFrame, color: str) -> int:
+    """Supernet against ground-truth accuracy, one dot per architecture; architectures that share their
+    supernet accuracy with another (ties in the supernet's ranking) hollow. Returns how many are tied."""
+    tied = part["supernet_acc"].duplicated(keep=False).to_numpy()
+    ax.scatter(part["gt_acc"][~tied], part["supernet_acc"][~tied], s=14, alpha=0.8, color=color,
+               edgecolor="none")
+    ax.scatter(part["gt_acc"][tied], part["supernet_acc"][tied], s=18, alpha=0.9, facecolor="none",
+               edgecolor=color, linewidth=0.9)
+    return int(tied.sum())
+
+
 def ranking_scatter(results: Results, out_dir: str | Path, dataset: str | None = None,
-                    seed: int | None = None) -> list[Path]:
+                    seed: int | None = None, most_columns: int = 4) -> list[Path]:
     """Supernet accuracy against ground-truth accuracy of the final ranking, one panel per method
-    label, for one dataset and seed (default: the first dataset and the lowest seed present)."""
+    label (``most_columns`` per row), for one dataset and seed (default: the first dataset and the
+    lowest seed present). Tied supernet accuracies are hollow dots, counted in each panel's title."""
     _style()
     rk = results.ranking
     if len(rk):
@@ -480,73 +618,99 @@ def ranking_scatter(results: Results, out_dir: str | Path, dataset: str | None =
         seed = int(rk["seed"].min()) if seed is None and len(rk) else seed
         rk = rk[rk["seed"] == seed]
     labels = order_labels(rk["label"]) if len(rk) else []
-    ncols = max(len(labels), 1)
-    fig, axes = plt.subplots(1, ncols, figsize=(3.8 * ncols, 3.6), squeeze=False)
+    ncols = min(max(len(labels), 1), most_columns)
+    nrows = max(math.ceil(len(labels) / ncols), 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.8 * ncols, 3.3 * nrows + 0.5), squeeze=False)
     if not labels:
-        _missing(axes[0, 0], "no final rankings")
+        _missing(axes[0, 0], f"no final rankings. To fill it: nasbench sweep CONFIG --out {results.root}")
     colors = label_colors(labels)
-    for ax, label in zip(axes[0], labels):
+    for ax, label in zip(axes.flat, labels):
         part = rk[rk["label"] == label]
-        ax.scatter(part["gt_acc"], part["supernet_acc"], s=12, alpha=0.7, color=colors[label],
-                   edgecolor="none")
+        tied = _scatter_ties(ax, part, colors[label])
+        groups = part.loc[part["supernet_acc"].duplicated(keep=False), "supernet_acc"].nunique()
         tau = kendall_tau(part["supernet_acc"], part["gt_acc"]) if len(part) >= 2 else float("nan")
-        ax.set_title(f"{label}: tau = {tau:.3f} (n={len(part)})", fontsize=10)
+        ties = f"\n{tied} tied at {groups} accurac{'ies' if groups != 1 else 'y'}" if tied else "\nno ties"
+        ax.set_title(f"{label}: tau = {tau:.3f} (n={len(part)}){ties}", fontsize=9.5)
         ax.set_xlabel("Ground-truth accuracy (%)")
-    axes[0, 0].set_ylabel("Supernet accuracy")
+    for ax in axes.flat[len(labels):] if labels else ():
+        ax.set_visible(False)
+    for row in axes:
+        row[0].set_ylabel("Supernet accuracy")
     fig.suptitle(f"Final ranking, {dataset_name(dataset or '')} seed {seed}")
     fig.tight_layout()
     runs = results.runs()
     runs = runs[(runs["dataset"] == dataset) & (runs["seed"] == seed) & runs["label"].isin(labels)]
-    return _save(fig, out_dir, "ranking_scatter", _caption("One run per method", results, runs))
+    return _save(fig, out_dir, "ranking_scatter",
+                 _caption("One run per method; hollow dots: architectures tied at the same supernet accuracy "
+                          "(counted in each title; Kendall's tau-b counts them as ties)", results, runs))
+
+
+def _retention_bars(ax: plt.Axes, ret: pd.DataFrame, labels: Sequence[str],
+                    colors: dict[str, str]) -> list[int]:
+    """Mean fraction of the top-k operators kept after each stage per label, std whiskers where two or
+    more runs give one; returns each label's run count."""
+    stages = sorted(ret["stage"].unique())
+    counts = []
+    for i, label in enumerate(labels):
+        part = ret[ret["label"] == label].set_index("stage").reindex(stages)
+        counts.append(int(part["n"].max()))
+        x = np.array([_dodged(s, i, len(labels)) for s in range(len(stages))])
+        mean = part["mean"].to_numpy(dtype=float)
+        ax.bar(x, mean, DODGE / len(labels) * 0.9, color=colors[label], alpha=0.8)
+        spread = part["std"].where(part["n"] >= 2).to_numpy(dtype=float)
+        ok = np.isfinite(spread)
+        if ok.any():
+            ax.errorbar(x[ok], mean[ok], yerr=spread[ok], fmt="none", ecolor="0.2", capsize=3, lw=1)
+    ax.set_xticks(range(len(stages)), [f"after stage {s}" for s in stages])
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction kept")
+    return counts
 
 
 def criteria_retention(results: Results, out_dir: str | Path, dataset: str | None = None,
                        k: int = 10) -> list[Path]:
-    """Scoring criteria compared: fraction of the top-k ground-truth (edge, op) pairs alive after each
-    stage (left) and the ground-truth accuracy of the architecture each SE-NAS variant found (right)."""
+    """Scoring criteria compared (SE-NAS Sec. 4.4): fraction of the top-k ground-truth (edge, op) pairs
+    alive after each stage (left) and the ground-truth accuracy of the architecture each variant found
+    (right); spreads (whiskers, boxes) only where a criterion has two or more runs."""
     _style()
     dataset = dataset or _first_dataset(results, method="senas")
     ops = results.operators
     ret = topk_retention(ops[ops["dataset"] == dataset], k) if len(ops) else topk_retention(ops, k)
-    runs = results.runs(dataset=dataset, method="senas")
-    criterion_of = dict(zip(runs["label"], runs["criterion"].astype(str)))
+    senas = results.runs(dataset=dataset, method="senas")
+    criterion_of = dict(zip(senas["label"], senas["criterion"].astype(str)))
     criterion_of.update(zip(ret["label"], ret["criterion"].astype(str)))
     labels = sorted(criterion_of, key=lambda lab: (_criterion_key(criterion_of[lab]), lab))
+    runs = results.runs(dataset=dataset)[lambda d: d["label"].isin(labels)]
     colors = label_colors(labels)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    rows = math.ceil(len(labels) / 4)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4 + 0.25 * rows))
+    counts: list[int] = []
     if ret.empty:
-        _missing(left, f"no operator records on {dataset}")
+        _missing(left, f"no operator records on {dataset}. To fill it: nasbench sweep "
+                       f"benchmark/configs/fig6.yaml --out {results.root}")
     else:
-        stages = sorted(ret["stage"].unique())
-        width = 0.8 / len(labels)
-        for i, label in enumerate(labels):
-            part = ret[ret["label"] == label].set_index("stage").reindex(stages)
-            x = np.arange(len(stages)) - 0.4 + width * (i + 0.5)
-            left.bar(x, part["mean"], width * 0.9, color=colors[label], alpha=0.8,
-                     yerr=part["std"].fillna(0), capsize=3, label=f"{label} (n={int(part['n'].max())})")
-        left.set_xticks(range(len(stages)), [f"after stage {s}" for s in stages])
-        left.set_ylim(0, 1.19)
-        left.set_yticks(np.linspace(0, 1, 6))
-        left.set_ylabel("fraction kept")
-        left.legend(fontsize=8, loc="upper right", ncol=min(len(labels), 3))
-    left.set_title(f"Top-{k} ground-truth operators still in the space", fontsize=10)
+        counts = _retention_bars(left, ret, labels, colors)
+    left.set_title(f"Top-{k} ground-truth operators still in the space\n({_spread_note(counts, 'std')})",
+                   fontsize=10)
     metric = default_metric(dataset)
     if runs.empty:
-        _missing(right, f"no SE-NAS runs on {dataset}")
+        _missing(right, f"no SE-NAS runs on {dataset}. To fill it: nasbench sweep "
+                        f"benchmark/configs/fig6.yaml --out {results.root}")
     else:
-        data = runs.assign(value=runs[f"best_gt.{metric}"].astype(float))
-        common = {"data": data, "x": "label", "y": "value", "order": labels, "hue": "label",
-                  "hue_order": labels, "palette": colors, "ax": right, "legend": False}
-        sns.boxplot(**common, width=0.5, fliersize=0, boxprops={"alpha": 0.5})
-        sns.stripplot(**common, size=4, jitter=0.1, edgecolor="0.2", linewidth=0.5)
-        right.set_xlabel("")
-        right.tick_params(axis="x", rotation=15)
+        values = [runs.loc[runs["label"] == lab, f"best_gt.{metric}"].to_numpy(dtype=float) for lab in labels]
+        _boxes(right, values, range(len(labels)), [colors[lab] for lab in labels], 0.5)
+        names = [f"{lab}\n({_runs_text(np.isfinite(v).sum())})" for lab, v in zip(labels, values)]
+        right.set_xticks(range(len(labels)), names, rotation=30, ha="right", fontsize=8)
+        right.set_xlim(-0.5, len(labels) - 0.5)
         right.set_ylabel("ground-truth accuracy (%)")
     right.set_title(f"Searched architecture, {metric}", fontsize=10)
     fig.suptitle(f"Scoring criteria compared, {dataset_name(dataset)}")
-    fig.tight_layout()
+    if labels:
+        fig.legend([Patch(color=colors[lab], alpha=0.8) for lab in labels], labels, loc="upper center",
+                   bbox_to_anchor=(0.5, 0.94), ncol=min(len(labels), 4), fontsize=8.5)
+    fig.tight_layout(rect=(0, 0, 1, 0.97 - 0.045 * rows))
     return _save(fig, out_dir, "criteria_retention",
-                 _caption("SE-NAS runs per criterion", results, runs))
+                 _caption("SE-NAS runs per criterion (BS-NAS: its own shrinking rule)", results, runs))
 
 
 # ------------------------------------------------------------------------------------ diagnostics
@@ -556,8 +720,8 @@ DIAGNOSTICS = {"tau": "tau vs\nground truth", "tau_within_conv": "tau within equ
 
 def bias_diagnostics(results: Results, out_dir: str | Path) -> list[Path]:
     """The bias diagnostics of each method's final ranking (:mod:`benchmark.metrics.diagnostics`): mean
-    over runs with one dot per run; the ground truth's own tau against parameters is the reference for the
-    supernet's."""
+    over runs with one dot per run and the run count above each bar; the ground truth's own tau against
+    parameters is the reference for the supernet's."""
     _style()
     runs = results.runs()
     runs = runs[runs["method"] != "standalone"]
@@ -566,21 +730,19 @@ def bias_diagnostics(results: Results, out_dir: str | Path) -> list[Path]:
     if runs.empty or len(have) < 2:
         _missing(ax, "no run recorded bias diagnostics (runs of this toolkit version record them)")
     else:
-        long = runs.melt(id_vars=["label"], value_vars=have, var_name="measure", value_name="value")
-        long["measure"] = long["measure"].map(DIAGNOSTICS)
-        hue_order = order_labels(runs["label"])
-        order = [DIAGNOSTICS[c] for c in have]
-        sns.barplot(data=long, x="measure", y="value", hue="label", order=order, hue_order=hue_order,
-                    palette=label_colors(hue_order), errorbar=None, alpha=0.6, ax=ax)
-        sns.stripplot(data=long, x="measure", y="value", hue="label", order=order, hue_order=hue_order,
-                      palette=label_colors(hue_order), dodge=True, size=3.5, edgecolor="0.2", linewidth=0.5,
-                      legend=False, ax=ax)
+        labels = order_labels(runs["label"])
+        colors = label_colors(labels)
+        for i, measure in enumerate(have):
+            for j, label in enumerate(labels):
+                values = runs.loc[runs["label"] == label, measure].to_numpy(dtype=float)
+                _bar_of_runs(ax, _dodged(i, j, len(labels)), values, DODGE / len(labels) * 0.9, colors[label])
         counts = runs.groupby("label").size()
-        handles, texts = ax.get_legend_handles_labels()
-        ax.legend(handles[:len(hue_order)], [f"{t} (n={counts[t]})" for t in texts[:len(hue_order)]],
+        ax.legend([Patch(color=colors[lab], alpha=0.6) for lab in labels],
+                  [f"{lab} ({_runs_text(counts[lab])})" for lab in labels],
                   fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+        ax.set_xticks(range(len(have)), [DIAGNOSTICS[c] for c in have])
         ax.axhline(0, color="0.5", lw=0.8)
-        ax.set_xlabel("")
+        ax.margins(y=0.12)
         ax.set_ylabel("Kendall's Tau")
     ax.set_title("Why a supernet misranks: size bias and tau within equal convolution counts", fontsize=10)
     fig.tight_layout()

@@ -93,7 +93,8 @@ def dataset_name(dataset: str) -> str:
     return DATASET_NAMES.get(dataset, dataset)
 
 
-def _seed_text(seeds: list[int]) -> str:
+def seed_text(seeds: list[int]) -> str:
+    """'seeds 0-9', 'seeds 0, 2', 'seed 5' or 'no seeds'."""
     if not seeds:
         return "no seeds"
     if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
@@ -114,7 +115,7 @@ def provenance(runs: pd.DataFrame, scales: Mapping[str, str] | None = None) -> s
     notes = [scales[r].split(";")[0] for r in runs["run_id"] if r in scales] if scales else []
     described = " | ".join(dict.fromkeys(notes)) if notes else f"preset {', '.join(presets)}"
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique())
-    text = f"{described}; {_seed_text(seeds)}; {len(runs)} run{'s' * (len(runs) != 1)}"
+    text = f"{described}; {seed_text(seeds)}; {len(runs)} run{'s' * (len(runs) != 1)}"
     if presets != ["paper"]:
         text += " - reduced scale, not comparable with the paper's numbers"
     return text
@@ -168,14 +169,15 @@ class Results:
         return sorted(ends)
 
 
-def resolve_groundtruth(spec: str | Path | None) -> GroundTruth | None:
+def resolve_groundtruth(spec: str | Path | None, root: str | None = None) -> GroundTruth | None:
     """A ground truth for the analyses that take one: None -> None; 'auto' -> the NB201 table of the
-    data root (``benchmark.paths.data_root``) when one is found, else None; else the file or folder."""
+    data root (``root``, else ``benchmark.paths.data_root``'s search) when one is found, else None; else
+    the file or folder."""
     if spec is None:
         return None
     if str(spec) == "auto":
         try:
-            return default_groundtruth(data_root())
+            return default_groundtruth(data_root(root))
         except NasBenchError:
             return None
     return load_groundtruth(spec)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -199,6 +200,10 @@ def summary_line(result: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------------------------- compare
+COMPARE_HOW = ("`nasbench compare` trains only the runs not finished yet in its `--out` folder (none, once "
+               "it has run), then rewrites every file listed here.")
+
+
 @app.command("compare")
 def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results directory (resumable)."),
             preset: str = typer.Option("tiny", help="tiny | cpu | paper"),
@@ -208,11 +213,11 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
             device: str = typer.Option("auto", help="auto | cpu | cuda"),
             data_root: Optional[str] = DATA_ROOT) -> None:
     """SE-NAS against SPOS on NB201, like-for-like first: SPOS (and SPOS with Eq. 4 averaging) rank exactly
-    the architectures SE-NAS ranks; then the paper's comparison (Sec. 4.2). Writes figures and tables."""
-    from analysis.figures import make_all_figures
+    the architectures SE-NAS ranks; then the paper's comparison (Sec. 4.2). Writes the figures, tables and
+    README.md that `nasbench figures` writes, into OUT/figures."""
+    from analysis.overview import README, write_overview
     from analysis.report import compare_lines
-    from analysis.results import load_results
-    from analysis.tables import save_tables
+    from analysis.results import load_results, resolve_groundtruth
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
 
@@ -225,12 +230,15 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     report = sweep(parse_config(raw, "nasbench compare"), out)
     for line in compare_lines(out, report.index, report.paired):
         typer.echo(line)
-    results = load_results(out)
-    for path in make_all_figures(results, out / "figures"):
-        if path.suffix == ".png":
-            typer.echo(f"figure: {path}")
-    for path in save_tables(results, out / "figures"):
-        typer.echo(f"table: {path}")
+    command = ["nasbench", "compare", "--out", str(out), "--preset", preset, "--seeds", str(seeds),
+               "--dataset", dataset, *(arg for kv in overrides for arg in ("--set", kv)), "--device", device,
+               *(["--data-root", data_root] if data_root else [])]
+    paths = write_overview(load_results(out), out / "figures", shlex.join(command), COMPARE_HOW,
+                           resolve_groundtruth("auto", data_root))
+    kinds = {".png": "figure", ".md": "table"}
+    for path in paths:
+        if path.suffix in kinds:
+            typer.echo(f"{'overview' if path.name == README else kinds[path.suffix]}: {path}")
     if report.failed:
         raise NasBenchError(f"{len(report.failed)} run(s) failed: {', '.join(report.failed)}",
                             f"see error.json in {out}/runs/<run_id>/")
@@ -263,9 +271,13 @@ def gt_build(source: Path = typer.Option(..., "--from", callback=_trusted_gt,
 
 
 # ------------------------------------------------------------------------------------------- figures
+FIGURES_HOW = ("`nasbench figures` only reads the results directory (it trains nothing) and rewrites every "
+               "file listed here.")
+
+
 @app.command("figures")
 def figures(results_dir: Path = typer.Argument(..., help="Results directory of a sweep (holds index.parquet)."),
-            out: Path = typer.Option(..., "--out", help="Folder for the PNG and PDF files."),
+            out: Path = typer.Option(..., "--out", help="Folder for the figures, tables and README.md."),
             groundtruth: str = typer.Option(
                 "auto", "--gt", callback=_trusted_gt,
                 help="Ground truth that ranks standalone runs (Table 1) and, if per-seed (.pth, "
@@ -275,18 +287,20 @@ def figures(results_dir: Path = typer.Argument(..., help="Results directory of a
             budget: list[Path] = typer.Option([], "--budget",
                                               help="Another results directory whose SPOS runs join the "
                                                    "tau-against-budget figure (repeatable).")) -> None:
-    """Make the SE-NAS figures (Figs. 1, 6, 7, 8, their like-for-like variants, quick looks) and Tables 1
-    and 3 and the like-for-like table from a results directory."""
-    from analysis.figures import make_all_figures
+    """Make the SE-NAS figures (Figs. 1, 6, 7, 8, their like-for-like variants, quick looks), Tables 1
+    and 3 and the like-for-like table from a results directory, and OUT/README.md showing them all with
+    the scale, the seeds and this command."""
+    from analysis.overview import write_overview
     from analysis.results import load_results, resolve_groundtruth
-    from analysis.tables import save_tables
 
     inputs.output_folder(out)
     results = load_results(results_dir)
     gt = resolve_groundtruth(groundtruth)
-    paths = make_all_figures(results, out, groundtruth=gt, budget=[load_results(b) for b in budget])
-    paths += save_tables(results, out, gt)
-    for path in paths:
+    command = ["nasbench", "figures", str(results_dir), "--out", str(out),
+               *(["--gt", groundtruth] if groundtruth != "auto" else []),
+               *(arg for b in budget for arg in ("--budget", str(b)))]
+    for path in write_overview(results, out, shlex.join(command), FIGURES_HOW, gt,
+                               budget=[load_results(b) for b in budget]):
         typer.echo(f"wrote {path}")
 # ----------------------------------------------------------------------------------------- /figures
 

@@ -75,7 +75,7 @@ def test_set_parses_as_a_sweep_set_does(monkeypatch, capsys, tmp_path, args, nee
 
 
 @pytest.mark.slow
-def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, capsys, tmp_path, root):
+def test_compare_prints_tau_for_both_methods_and_writes_figures_and_readme(monkeypatch, capsys, tmp_path, root):
     from tests.conftest import FAST
 
     sets = [arg for k, v in FAST.items() for arg in ("--set", f"{k}={v}")]
@@ -90,8 +90,9 @@ def test_compare_prints_tau_for_both_methods_and_writes_figures(monkeypatch, cap
     assert "SE-NAS       seed 0: tau" in out[paper:] and "SPOS         seed 0: tau" in out[paper:]
     assert "not comparable with the paper" in out
     for name in ("fig7_tau_curve.png", "fig7_like_for_like.png", "fig8_like_for_like.png",
-                 "tau_comparison.png", "ranking_scatter.png"):
+                 "tau_comparison.png", "ranking_scatter.png", "table1.md", "like_for_like.md"):
         assert (tmp_path / "figures" / name).stat().st_size > 0
+        assert f"]({name})" in (tmp_path / "figures" / "README.md").read_text()
 
 
 def test_version_prints_the_toolkit_and_torch_versions(monkeypatch, capsys):

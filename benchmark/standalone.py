@@ -138,7 +138,7 @@ class StandaloneRun(ResumableRun):
 
     @property
     def progress_label(self) -> str:
-        return f"standalone {self.cfg.arch}"
+        return f"standalone {self.cfg.arch} seed {self.cfg.seed}"
 
     def setup(self) -> None:
         from analysis.groundtruth import default_groundtruth, load_groundtruth

@@ -11,15 +11,24 @@ import typer
 
 import benchmark
 from benchmark import inputs
-from benchmark.cli_options import OVERWRITE, SET, THREADS, parse_overrides, run_app
+from benchmark.cli_options import (
+    OVERWRITE,
+    SEEDS_HELP,
+    SET,
+    THREADS,
+    command_group,
+    parse_overrides,
+    parse_seeds,
+    run_app,
+)
 from benchmark.errors import NasBenchError, disk_full
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.")
-arch_app = typer.Typer(no_args_is_help=True, help="Architectures of a search space.")
-space_app = typer.Typer(no_args_is_help=True, help="Registered search spaces.")
-data_app = typer.Typer(no_args_is_help=True, help="Datasets.")
-gt_app = typer.Typer(no_args_is_help=True, help="Ground truth (NB201 table, official .pth, NATS-Bench).")
+app = command_group("Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.",
+                    add_completion=False, pretty_exceptions_enable=False)
+arch_app = command_group("Architectures of a search space.")
+space_app = command_group("Registered search spaces.")
+data_app = command_group("Datasets.")
+gt_app = command_group("Ground truth (NB201 table, official .pth, NATS-Bench).")
 app.add_typer(arch_app, name="arch")
 app.add_typer(space_app, name="space")
 app.add_typer(data_app, name="data")
@@ -202,7 +211,7 @@ def summary_line(result: dict[str, Any]) -> str:
 @app.command("compare")
 def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results directory (resumable)."),
             preset: str = typer.Option("tiny", help="tiny | cpu | paper"),
-            seeds: int = typer.Option(1, help="Seeds 0..N-1 for every method."),
+            seeds: str = typer.Option("1", help=f"Seeds of every method. {SEEDS_HELP}"),
             dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
             overrides: list[str] = SET,
             device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -216,10 +225,11 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
 
+    seed_list = list(parse_seeds(seeds))
     inputs.output_folder(out)
     inputs.check_device(device)
-    raw = {"name": "compare", "methods": ["spos", "spos_avg", "senas"], "datasets": [dataset], "seeds": seeds,
-           "presets": [preset], "set": parse_overrides(overrides), "device": device}
+    raw = {"name": "compare", "methods": ["spos", "spos_avg", "senas"], "datasets": [dataset],
+           "seeds": seed_list, "presets": [preset], "set": parse_overrides(overrides), "device": device}
     if data_root:
         raw["data_root"] = data_root
     report = sweep(parse_config(raw, "nasbench compare"), out)

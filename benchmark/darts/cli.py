@@ -13,10 +13,10 @@ from typing import Any
 import typer
 
 from benchmark import inputs
-from benchmark.cli_options import IMAGENET_DATA_ROOT, OVERWRITE, SET, THREADS, parse_overrides
+from benchmark.cli_options import IMAGENET_DATA_ROOT, OVERWRITE, SET, THREADS, command_group, parse_overrides
 from benchmark.imagenet.cli import AS_JSON, OUT, RESUME, SEED, run_driver
 
-darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
+darts_app = command_group("The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, seconds) | paper (SE-NAS Sec. 4.3 / P-DARTS settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")

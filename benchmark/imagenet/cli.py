@@ -9,11 +9,11 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
+from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, command_group, parse_overrides
 from benchmark.errors import NasBenchError
 
-imagenet_app = typer.Typer(no_args_is_help=True, help="ImageNet searches and retraining (SE-NAS Sec. 4.3).")
-mobilenet_app = typer.Typer(no_args_is_help=True, help="The MobileNet-like space (SE-NAS Table 2).")
+imagenet_app = command_group("ImageNet searches and retraining (SE-NAS Sec. 4.3).")
+mobilenet_app = command_group("The MobileNet-like space (SE-NAS Table 2).")
 imagenet_app.add_typer(mobilenet_app, name="mobilenet")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, generated folder) | paper (Sec. 4.3 settings)")

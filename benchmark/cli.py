@@ -77,6 +77,12 @@ GT_HELP = ("Ground truth: the compact table (.csv.gz, preferred), a NATS-tss fol
 GT_OPTION = typer.Option(None, "--gt", help=GT_HELP, callback=_trusted_gt)
 
 
+def _warn(lines: list[str]) -> None:
+    """Print warning lines on stderr."""
+    for line in lines:
+        typer.echo(line, err=True)
+
+
 def _emit(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
     typer.echo(json.dumps(obj, indent=2) if as_json else "\n".join(lines))
 
@@ -179,6 +185,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
+    from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu
     from benchmark.methods import METHODS, RunConfig
     from benchmark.presets import get_preset
 
@@ -188,6 +195,9 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
                     seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
                     threads=threads, device=device, compile_ops=compile_ops, data_root=data_root,
                     groundtruth=groundtruth)
+    if cfg.preset.name == "paper":  # SE-NAS Sec. 4.2, a GPU setting: say how long it takes on a CPU first
+        _warn(paper_on_cpu(device, cfg.preset.C, cfg.preset.N, threads,
+                           lambda: [oneshot_workload(cfg.preset, dataset, method)]))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     runner = cls(cfg, out, progress=not quiet, log=log, overwrite=overwrite)
     result = runner.run()
@@ -222,8 +232,10 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     from analysis.report import compare_lines
     from analysis.results import load_results
     from analysis.tables import save_tables
+    from benchmark.cpu_estimate import paper_on_cpu, sweep_workloads
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
+    from benchmark.methods import RunConfig
 
     seed_list = list(parse_seeds(seeds))
     inputs.output_folder(out)
@@ -232,7 +244,11 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
            "seeds": seed_list, "presets": [preset], "set": parse_overrides(overrides), "device": device}
     if data_root:
         raw["data_root"] = data_root
-    report = sweep(parse_config(raw, "nasbench compare"), out)
+    config = parse_config(raw, "nasbench compare")
+    if preset == "paper":
+        paper = config.oneshot_presets[preset]
+        _warn(paper_on_cpu(device, paper.C, paper.N, RunConfig.threads, lambda: sweep_workloads(config, out)))
+    report = sweep(config, out)
     for line in compare_lines(out, report.index, report.paired):
         typer.echo(line)
     results = load_results(out)
@@ -370,6 +386,7 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
     """Run every method x criterion x dataset x seed x preset of CONFIG not finished yet in the results dir."""
     from rich.console import Console
 
+    from benchmark.cpu_estimate import paper_on_cpu, sweep_workloads
     from benchmark.harness.config import load_config
     from benchmark.harness.sweep import dry_run as plan_only
     from benchmark.harness.sweep import sweep
@@ -380,6 +397,9 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
         plan_only(cfg, results, Console())
         return
     inputs.output_folder(results)
+    if "paper" in cfg.presets and executor == "local":  # a GPU setting: say how long it takes on a CPU first
+        paper = cfg.oneshot_presets.get("paper") or cfg.standalone_presets["paper"]
+        _warn(paper_on_cpu(cfg.runtime.device, paper.C, paper.N, 1, lambda: sweep_workloads(cfg, results)))
     report = sweep(cfg, results, executor=executor, workers=workers, address=address)
     typer.echo(f"{report.ran} run(s) now, {report.skipped} finished before, {len(report.failed)} failed; "
                f"index: {results / 'index.parquet'}")
@@ -403,6 +423,7 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
                      as_json: bool = typer.Option(False, "--json")) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
+    from benchmark.cpu_estimate import paper_on_cpu, standalone_workload
     from benchmark.paths import data_root as resolve_root
     from benchmark.spaces.nb201 import load_index
     from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
@@ -413,6 +434,9 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
     cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
                            groundtruth=groundtruth, threads=threads,
                            preset=get_standalone_preset(preset, parse_overrides(overrides)))
+    if cfg.preset.name == "paper":  # NB201's 200 epochs, a GPU setting: say how long it takes on a CPU first
+        _warn(paper_on_cpu(device, cfg.preset.C, cfg.preset.N, threads,
+                           lambda: [standalone_workload(cfg.preset, dataset)], instead="--preset tiny"))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     result = StandaloneRun(cfg, out, progress=not quiet, log=log, overwrite=overwrite).run()
     if as_json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import sys
+from itertools import pairwise
 from typing import Any
 
 import typer
@@ -99,7 +100,7 @@ def _flag_given_a_value(command: Any, args: list[str]) -> NasBenchError | None:
     which click reports only as an unexpected extra argument; ``None`` when there is none."""
     flags = {opt: p for p in command.params if getattr(p, "is_flag", False)
              for opt in (*p.opts, *p.secondary_opts)}
-    for opt, value in zip(args, args[1:]):
+    for opt, value in pairwise(args):
         if opt in flags and value.lower() in _BOOL_WORDS:
             p = flags[opt]
             fix = (f"write {p.opts[0]} or {p.secondary_opts[0]}" if p.secondary_opts

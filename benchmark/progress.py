@@ -42,8 +42,8 @@ class PlainProgress:
     """Throttled plain lines ``[label] what done/total  detail  pct%  elapsed T  ETA T`` for output that is
     not a terminal: a line when the work crosses a further 1/:data:`STEPS` of its total and the last line is
     at least :data:`MIN_GAP_S` old, a line whenever :data:`EVERY_S` have passed since the last one, and the
-    last line when the work is done. The ETA extrapolates this process's rate (work done before a resume, ``done`` at
-    the start, does not count)."""
+    last line when the work is done. The ETA extrapolates this process's rate (work done before a resume,
+    ``done`` at the start, does not count)."""
 
     def __init__(self, label: str, total: int, what: str, stream: TextIO, done: int = 0,
                  detail: Callable[[int], str] | None = None, clock: Callable[[], float] = time.monotonic):

@@ -1,5 +1,5 @@
-"""Progress off a terminal (logs, CI, ``nohup``): plain lines with elapsed time and ETA, throttled; a real tiny
-run prints them for its epochs and its architecture evaluations."""
+"""Progress off a terminal (logs, CI, ``nohup``): plain lines with elapsed time and ETA, throttled; a real
+tiny run prints them for its epochs and its architecture evaluations."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def test_duration(seconds, text):
 
 def test_a_line_per_tenth_at_most_every_min_gap_and_the_last_one():
     clock, out = Clock(), StringIO()
-    bar = PlainProgress("senas seed 0", 100, "epoch", out, clock=clock, detail=lambda e: f"stage {1 + (e > 50)}")
+    bar = PlainProgress("senas seed 0", 100, "epoch", out, clock=clock,
+                        detail=lambda e: f"stage {1 + (e > 50)}")
     for _ in range(100):
         clock.now += 1.0  # 100 s in all: tenths every 10 s, each at least MIN_GAP_S after the last line
         bar.advance()
@@ -50,7 +51,8 @@ def test_fast_work_prints_only_its_last_line_and_slow_work_one_line_per_every_s(
     for _ in range(60):
         clock.now += 0.05
         fast.advance()
-    assert out.getvalue().splitlines() == ["[spos seed 1] tau at epoch 2: architecture 60/60  100%  elapsed 3s  ETA 0s"]
+    assert out.getvalue().splitlines() == [
+        "[spos seed 1] tau at epoch 2: architecture 60/60  100%  elapsed 3s  ETA 0s"]
     out.truncate(0), out.seek(0)
     slow = PlainProgress("spos seed 1", 1000, "epoch", out, clock=clock)
     for _ in range(3):
@@ -85,13 +87,13 @@ LINE = re.compile(r"^\[spos seed 0\] (?P<what>.+) (?P<done>\d+)/(?P<total>\d+)( 
 def test_a_tiny_run_off_a_terminal_prints_plain_progress_lines(monkeypatch, capsys, tmp_path, root):
     monkeypatch.setattr(progress, "MIN_GAP_S", 0.0)  # every tenth, not throttled: a tiny run takes seconds
     sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    code, _, err = nasbench(monkeypatch, capsys, "run", "spos", "--device", "cpu", "--out", tmp_path / "run", *sets)
+    run = ["run", "spos", "--device", "cpu"]
+    code, _, err = nasbench(monkeypatch, capsys, *run, "--out", tmp_path / "run", *sets)
     assert code == 0, err
     lines = [m for line in err.splitlines() if (m := LINE.match(line))]
     epochs = [(m["done"], m["total"], m["stage"], m["pct"]) for m in lines if m["what"] == "epoch"]
     assert epochs == [("1", "2", "1", "50"), ("2", "2", "2", "100")]
     ranked = [m for m in lines if m["what"] == "tau at epoch 1: architecture"]
     assert ranked and ranked[-1]["done"] == ranked[-1]["total"] == "8" and ranked[-1]["pct"] == "100"
-    code, _, err = nasbench(monkeypatch, capsys, "run", "spos", "--device", "cpu", "--out", tmp_path / "quiet",
-                            "--quiet", *sets)
+    code, _, err = nasbench(monkeypatch, capsys, *run, "--out", tmp_path / "quiet", "--quiet", *sets)
     assert code == 0 and not [line for line in err.splitlines() if LINE.match(line)]

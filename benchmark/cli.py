@@ -12,7 +12,9 @@ import typer
 import benchmark
 from benchmark import inputs
 from benchmark.cli_options import (
+    AS_JSON,
     OVERWRITE,
+    SEED,
     SEEDS_HELP,
     SET,
     THREADS,
@@ -145,7 +147,7 @@ def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 
 # --------------------------------------------------------------------------------------------- space
 @space_app.command("info")
 def space_info(space: str = typer.Argument(..., help="A registered space, e.g. nb201."),
-               as_json: bool = typer.Option(False, "--json")) -> None:
+               as_json: bool = AS_JSON) -> None:
     """Slots, operations per slot, size and FLOPs range of a search space."""
     from benchmark.spaces import SPACES
 
@@ -169,7 +171,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         space: str = typer.Option("nb201", help="Search space."),
         dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
         preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
-        seed: int = typer.Option(0),
+        seed: int = SEED,
         out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
         criterion: str = typer.Option("senas", help="Operator criterion for senas."),
         normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
@@ -182,8 +184,8 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         groundtruth: Optional[str] = GT_OPTION,
         threads: int = THREADS,
         overwrite: bool = OVERWRITE,
-        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-        as_json: bool = typer.Option(False, "--json")) -> None:
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
+        as_json: bool = AS_JSON) -> None:
     """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
     from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu
     from benchmark.methods import METHODS, RunConfig
@@ -331,7 +333,7 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
          val_images: int = typer.Option(1000, help="Validation images per architecture."),
          recal_batches: int = typer.Option(2, help="BatchNorm recalibration batches per architecture."),
          eval_group: Optional[int] = typer.Option(None, help="Architectures per launch."),
-         seed: int = typer.Option(0),
+         seed: int = typer.Option(0, help="Seed of the synthetic images, paths and architectures."),
          threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)."),
          compile_ops: bool = typer.Option(False, "--compile",
                                           help="Also time the fast path with each operation torch.compile'd."),
@@ -420,8 +422,8 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      groundtruth: Optional[str] = GT_OPTION,
                      threads: int = THREADS,
                      overwrite: bool = OVERWRITE,
-                     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-                     as_json: bool = typer.Option(False, "--json")) -> None:
+                     quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
+                     as_json: bool = AS_JSON) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
     from benchmark.cpu_estimate import paper_on_cpu, standalone_workload
     from benchmark.paths import data_root as resolve_root

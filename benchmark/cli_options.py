@@ -37,6 +37,10 @@ def command_group(help: str, **settings: Any) -> typer.Typer:
 
 
 SET = typer.Option([], "--set", help="Override a preset value: KEY=VALUE.")
+AS_JSON = typer.Option(False, "--json",
+                       help="Print the result as JSON on stdout (messages and progress go to stderr).")
+SEED = typer.Option(0, "--seed", help="Seed of the run: initialisation, sampled paths, batch order, "
+                                      "augmentation.")
 THREADS = typer.Option(1, "--threads", help="CPU threads; part of the run's configuration (the thread count "
                                             "changes results; docs/reliability.md).")
 OVERWRITE = typer.Option(False, "--overwrite",

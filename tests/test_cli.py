@@ -137,6 +137,12 @@ def test_help_lists_flags_without_a_value_type(monkeypatch, capsys, command):
     assert code == 0 and "Options:" in out and "<bool>" not in out
 
 
+def test_every_option_says_what_it_does():
+    bare = [f"{path} {p.opts[0]}" for path, cmd in _commands() for p in cmd.params
+            if p.param_type_name == "option" and not p.help and p.name != "help"]
+    assert not bare
+
+
 def test_help_texts_cite_papers_and_documents_not_the_tracker():
     import re
 

@@ -12,15 +12,26 @@ import typer
 
 import benchmark
 from benchmark import inputs
-from benchmark.cli_options import OVERWRITE, SET, THREADS, parse_overrides, run_app
+from benchmark.cli_options import (
+    AS_JSON,
+    OVERWRITE,
+    SEED,
+    SEEDS_HELP,
+    SET,
+    THREADS,
+    command_group,
+    parse_overrides,
+    parse_seeds,
+    run_app,
+)
 from benchmark.errors import NasBenchError, disk_full
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.")
-arch_app = typer.Typer(no_args_is_help=True, help="Architectures of a search space.")
-space_app = typer.Typer(no_args_is_help=True, help="Registered search spaces.")
-data_app = typer.Typer(no_args_is_help=True, help="Datasets.")
-gt_app = typer.Typer(no_args_is_help=True, help="Ground truth (NB201 table, official .pth, NATS-Bench).")
+app = command_group("Benchmark one-shot NAS (SPOS, SE-NAS, BS-NAS) against the NAS-Bench-201 ground truth.",
+                    add_completion=False, pretty_exceptions_enable=False)
+arch_app = command_group("Architectures of a search space.")
+space_app = command_group("Registered search spaces.")
+data_app = command_group("Datasets.")
+gt_app = command_group("Ground truth (NB201 table, official .pth, NATS-Bench).")
 app.add_typer(arch_app, name="arch")
 app.add_typer(space_app, name="space")
 app.add_typer(data_app, name="data")
@@ -67,6 +78,12 @@ def _trusted_gt(value: Optional[str]) -> Optional[str]:
 GT_HELP = ("Ground truth: the compact table (.csv.gz, preferred), a NATS-tss folder, or the official NB201 .pth, "
            "which is fully unpickled (it can run code: only the file from the official release).")
 GT_OPTION = typer.Option(None, "--gt", help=GT_HELP, callback=_trusted_gt)
+
+
+def _warn(lines: list[str]) -> None:
+    """Print warning lines on stderr."""
+    for line in lines:
+        typer.echo(line, err=True)
 
 
 def _emit(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
@@ -131,7 +148,7 @@ def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 
 # --------------------------------------------------------------------------------------------- space
 @space_app.command("info")
 def space_info(space: str = typer.Argument(..., help="A registered space, e.g. nb201."),
-               as_json: bool = typer.Option(False, "--json")) -> None:
+               as_json: bool = AS_JSON) -> None:
     """Slots, operations per slot, size and FLOPs range of a search space."""
     from benchmark.spaces import SPACES
 
@@ -155,7 +172,7 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         space: str = typer.Option("nb201", help="Search space."),
         dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
         preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
-        seed: int = typer.Option(0),
+        seed: int = SEED,
         out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
         criterion: str = typer.Option("senas", help="Operator criterion for senas."),
         normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
@@ -168,9 +185,10 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
         groundtruth: Optional[str] = GT_OPTION,
         threads: int = THREADS,
         overwrite: bool = OVERWRITE,
-        quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-        as_json: bool = typer.Option(False, "--json")) -> None:
+        quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
+        as_json: bool = AS_JSON) -> None:
     """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
+    from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu
     from benchmark.methods import METHODS, RunConfig
     from benchmark.presets import get_preset
 
@@ -180,6 +198,9 @@ def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
                     seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
                     threads=threads, device=device, compile_ops=compile_ops, data_root=data_root,
                     groundtruth=groundtruth)
+    if cfg.preset.name == "paper":  # SE-NAS Sec. 4.2, a GPU setting: say how long it takes on a CPU first
+        _warn(paper_on_cpu(device, cfg.preset.C, cfg.preset.N, threads,
+                           lambda: [oneshot_workload(cfg.preset, dataset, method)]))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     runner = cls(cfg, out, progress=not quiet, log=log, overwrite=overwrite)
     result = runner.run()
@@ -207,7 +228,7 @@ COMPARE_HOW = ("`nasbench compare` trains only the runs not finished yet in its 
 @app.command("compare")
 def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results directory (resumable)."),
             preset: str = typer.Option("tiny", help="tiny | cpu | paper"),
-            seeds: int = typer.Option(1, help="Seeds 0..N-1 for every method."),
+            seeds: str = typer.Option("1", help=f"Seeds of every method. {SEEDS_HELP}"),
             dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
             overrides: list[str] = SET,
             device: str = typer.Option("auto", help="auto | cpu | cuda"),
@@ -218,16 +239,23 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     from analysis.overview import README, write_overview
     from analysis.report import compare_lines
     from analysis.results import load_results, resolve_groundtruth
+    from benchmark.cpu_estimate import paper_on_cpu, sweep_workloads
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
+    from benchmark.methods import RunConfig
 
+    seed_list = list(parse_seeds(seeds))
     inputs.output_folder(out)
     inputs.check_device(device)
-    raw = {"name": "compare", "methods": ["spos", "spos_avg", "senas"], "datasets": [dataset], "seeds": seeds,
-           "presets": [preset], "set": parse_overrides(overrides), "device": device}
+    raw = {"name": "compare", "methods": ["spos", "spos_avg", "senas"], "datasets": [dataset],
+           "seeds": seed_list, "presets": [preset], "set": parse_overrides(overrides), "device": device}
     if data_root:
         raw["data_root"] = data_root
-    report = sweep(parse_config(raw, "nasbench compare"), out)
+    config = parse_config(raw, "nasbench compare")
+    if preset == "paper":
+        paper = config.oneshot_presets[preset]
+        _warn(paper_on_cpu(device, paper.C, paper.N, RunConfig.threads, lambda: sweep_workloads(config, out)))
+    report = sweep(config, out)
     for line in compare_lines(out, report.index, report.paired):
         typer.echo(line)
     command = ["nasbench", "compare", "--out", str(out), "--preset", preset, "--seeds", str(seeds),
@@ -319,7 +347,7 @@ def perf(device: str = typer.Option("auto", help="auto | cpu | cuda"),
          val_images: int = typer.Option(1000, help="Validation images per architecture."),
          recal_batches: int = typer.Option(2, help="BatchNorm recalibration batches per architecture."),
          eval_group: Optional[int] = typer.Option(None, help="Architectures per launch."),
-         seed: int = typer.Option(0),
+         seed: int = typer.Option(0, help="Seed of the synthetic images, paths and architectures."),
          threads: Optional[int] = typer.Option(None, help="torch CPU threads (default: torch's)."),
          compile_ops: bool = typer.Option(False, "--compile",
                                           help="Also time the fast path with each operation torch.compile'd."),
@@ -378,6 +406,7 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
     """Run every method x criterion x dataset x seed x preset of CONFIG not finished yet in the results dir."""
     from rich.console import Console
 
+    from benchmark.cpu_estimate import paper_on_cpu, sweep_workloads
     from benchmark.harness.config import load_config
     from benchmark.harness.sweep import dry_run as plan_only
     from benchmark.harness.sweep import sweep
@@ -388,6 +417,9 @@ def sweep_cmd(config: Path = typer.Argument(..., help="Sweep config, YAML or TOM
         plan_only(cfg, results, Console())
         return
     inputs.output_folder(results)
+    if "paper" in cfg.presets and executor == "local":  # a GPU setting: say how long it takes on a CPU first
+        paper = cfg.oneshot_presets.get("paper") or cfg.standalone_presets["paper"]
+        _warn(paper_on_cpu(cfg.runtime.device, paper.C, paper.N, 1, lambda: sweep_workloads(cfg, results)))
     report = sweep(cfg, results, executor=executor, workers=workers, address=address,
                    ray_retries=ray_retries)
     typer.echo(f"{report.ran} run(s) now, {report.skipped} finished before, {len(report.failed)} failed; "
@@ -409,9 +441,10 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
                      groundtruth: Optional[str] = GT_OPTION,
                      threads: int = THREADS,
                      overwrite: bool = OVERWRITE,
-                     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-                     as_json: bool = typer.Option(False, "--json")) -> None:
+                     quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
+                     as_json: bool = AS_JSON) -> None:
     """Train one NB201 architecture from scratch (NB201 protocol); print its valid and test accuracy."""
+    from benchmark.cpu_estimate import paper_on_cpu, standalone_workload
     from benchmark.paths import data_root as resolve_root
     from benchmark.spaces.nb201 import load_index
     from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
@@ -422,6 +455,9 @@ def train_standalone(arch: str = typer.Argument(..., help="An NB201 string or an
     cfg = StandaloneConfig(arch=arch, dataset=dataset, seed=seed, device=device, data_root=data_root,
                            groundtruth=groundtruth, threads=threads,
                            preset=get_standalone_preset(preset, parse_overrides(overrides)))
+    if cfg.preset.name == "paper":  # NB201's 200 epochs, a GPU setting: say how long it takes on a CPU first
+        _warn(paper_on_cpu(device, cfg.preset.C, cfg.preset.N, threads,
+                           lambda: [standalone_workload(cfg.preset, dataset)], instead="--preset tiny"))
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
     result = StandaloneRun(cfg, out, progress=not quiet, log=log, overwrite=overwrite).run()
     if as_json:

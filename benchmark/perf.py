@@ -50,7 +50,7 @@ PAPER_BATCH = 256
 
 @dataclass(frozen=True)
 class PerfConfig:
-    """What ``nasbench perf`` measures (defaults: the issue's NB201 setting, C=16, N=5, batch 256)."""
+    """What ``nasbench perf`` measures (defaults: the paper's setting, NB201 C=16, N=5, SE-NAS Sec. 4.2 batch 256)."""
 
     device: str = "cpu"
     batch_size: int = PAPER_BATCH

@@ -2,9 +2,9 @@
 
 Four steps, each timed, each allowed to fail on its own (its error is recorded and the next step runs):
 
-1. ``perf``: :func:`benchmark.perf.run_perf` in the issue's setting (batch 256, C=16, N=5) with the
-   ``compiled`` contender: the training ratio against ``xautodl`` (target >= 3x on a GPU) and peak memory
-   (target < 4 GB at batch 256), and whether regional ``torch.compile`` pays off;
+1. ``perf``: :func:`benchmark.perf.run_perf` at the paper's setting (SE-NAS Sec. 4.2: batch 256; NB201 C=16,
+   N=5) with the ``compiled`` contender: the training ratio against ``xautodl`` (target >= 3x on a GPU) and
+   peak memory (target < 4 GB at batch 256), and whether regional ``torch.compile`` pays off;
 2. ``eval_space``: NB201 architectures evaluated as the pipeline does (BatchNorm recalibration on 20 batches
    of 256, then 10,000 validation images), first a short trial of each ``eval_group`` size, then the best
    size for as many architectures as the time budget allows; the time for all 15,625 is measured when they
@@ -79,7 +79,7 @@ class SuiteConfig:
 
 # ------------------------------------------------------------------------------------------- steps
 def step_perf(cfg: SuiteConfig) -> dict[str, Any]:
-    """Training and evaluation ratios and memory at the issue's setting, with the compiled contender."""
+    """Training and evaluation ratios and memory at the paper's setting, with the compiled contender."""
     perf_cfg = PerfConfig(device=cfg.device, compile=True)
     if cfg.smoke:
         perf_cfg = dataclasses.replace(perf_cfg, batch_size=8, C=4, N=1, steps=1, eval_archs=1, val_images=16,

@@ -129,7 +129,11 @@ class ResumableRun(ABC):
     @property
     @abstractmethod
     def progress_label(self) -> str:
-        """What the progress bar of the epochs says."""
+        """The run, as progress bars and lines name it (e.g. ``senas seed 0``)."""
+
+    def progress_detail(self, epoch: int) -> str:
+        """What a progress line adds after epoch ``epoch`` (e.g. the stage); nothing by default."""
+        return ""
 
     @abstractmethod
     def setup(self) -> None:
@@ -192,7 +196,8 @@ class ResumableRun(ABC):
             if self.load_checkpoint():
                 self.log(f"resuming {self.out} after epoch {self.state.epoch}")
             total = self.p.total_epochs
-            with progress_bar(self.progress_label, total - self.state.epoch, self.progress) as advance:
+            with progress_bar(self.progress_label, total, self.progress, what="epoch", done=self.state.epoch,
+                              detail=self.progress_detail) as advance:
                 for epoch in range(self.state.epoch + 1, total + 1):
                     self.run_epoch(epoch, total * self.steps_per_epoch)
                     self.save_checkpoint()

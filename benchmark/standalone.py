@@ -139,7 +139,7 @@ class StandaloneRun(ResumableRun):
 
     @property
     def progress_label(self) -> str:
-        return f"standalone {self.cfg.arch}"
+        return f"standalone {self.cfg.arch} seed {self.cfg.seed}"
 
     def setup(self) -> None:
         cfg, p = self.cfg, self.p

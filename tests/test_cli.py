@@ -102,3 +102,115 @@ def test_version_prints_the_toolkit_and_torch_versions(monkeypatch, capsys):
 
     code, out, _ = nasbench(monkeypatch, capsys, "--version")
     assert code == 0 and out.strip() == f"nasbench {benchmark.__version__} (torch {torch.__version__})"
+
+
+# ------------------------------------------------------------------------------ the command line surface
+def _commands():
+    """Every command of the tree, with its path: (path, click command)."""
+    import typer.main
+
+    from benchmark.cli import app
+
+    todo = [("nasbench", typer.main.get_command(app))]
+    while todo:
+        path, cmd = todo.pop()
+        yield path, cmd
+        todo += [(f"{path} {name}", sub) for name, sub in getattr(cmd, "commands", {}).items()]
+
+
+def test_every_boolean_option_is_a_flag_and_its_help_shows_no_value():
+    paths, flags = set(), 0
+    for path, cmd in _commands():
+        paths.add(path)
+        for p in cmd.params:
+            if p.param_type_name == "option" and isinstance(p.default, bool):
+                assert p.is_flag, f"{path} {p.opts[0]} takes a value"
+                flags += 1
+    assert {"nasbench imagenet darts search", "nasbench imagenet mobilenet retrain", "nasbench perf-suite",
+            "nasbench gt build", "nasbench data download"} <= paths
+    assert flags >= 20
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "sweep", "perf-suite", "imagenet darts search",
+                                     "imagenet mobilenet search", "arch info"])
+def test_help_lists_flags_without_a_value_type(monkeypatch, capsys, command):
+    code, out, _ = nasbench(monkeypatch, capsys, *command.split(), "--help")
+    assert code == 0 and "Options:" in out and "<bool>" not in out
+
+
+def test_every_option_says_what_it_does():
+    bare = [f"{path} {p.opts[0]}" for path, cmd in _commands() for p in cmd.params
+            if p.param_type_name == "option" and not p.help and p.name != "help"]
+    assert not bare
+
+
+def test_help_texts_cite_papers_and_documents_not_the_tracker():
+    import re
+
+    texts = [cmd.help or "" for _, cmd in _commands()]
+    texts += [getattr(p, "help", None) or "" for _, cmd in _commands() for p in cmd.params]
+    assert len(texts) > 100
+    assert not [t for t in texts if re.search(r"\bissues?\b|#\d", t, re.I)]
+
+
+def test_group_help_gives_each_command_its_whole_first_sentence(monkeypatch, capsys):
+    code, out, _ = nasbench(monkeypatch, capsys, "--help")
+    assert code == 0 and "(Figs. 1, 6, 7, 8" in " ".join(out.split())
+    code, _, err = nasbench(monkeypatch, capsys, "imagenet")  # a group without a command: its help, exit 2
+    assert code == 2 and "(SE-NAS Sec. 4.3)" in err and "darts" in err
+
+
+@pytest.mark.parametrize("args, flag, fix", [
+    (["space", "info", "nb201", "--json", "true"], "--json", "write --json alone"),
+    (["run", "spos", "--out", "OUT", "--quiet", "yes"], "--quiet", "write --quiet alone"),
+    (["run", "senas", "--out", "OUT", "--no-expand", "false"], "--no-expand", "write --expand or --no-expand"),
+    (["sweep", "x.yaml", "--dry-run", "1"], "--dry-run", "write --dry-run alone"),
+    (["imagenet", "darts", "search", "--out", "OUT", "--overwrite", "True"], "--overwrite", "alone"),
+])
+def test_a_flag_given_a_value_is_one_line_naming_the_flag(monkeypatch, capsys, tmp_path, args, flag, fix):
+    args = [str(tmp_path / "run") if a == "OUT" else a for a in args]
+    code, _, err = nasbench(monkeypatch, capsys, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
+    assert lines[0].startswith(f"error: {flag} is a flag and takes no value") and fix in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("text, seeds", [("1", (0,)), ("3", (0, 1, 2)), ("0,3,5", (0, 3, 5)), ("5,", (5,)),
+                                         (" 2 , 4 ", (2, 4)), ("4,4,1", (4, 1))])
+def test_seeds_are_a_count_or_a_list(text, seeds):
+    from benchmark.cli_options import parse_seeds
+
+    assert parse_seeds(text) == seeds
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("0", "--seeds 0 is a count of no seeds"), ("abc", "is neither a count nor a list"),
+    ("-1", "is neither a count nor a list"), ("1,,2", "holds an empty item"), (",", "holds an empty item"),
+    ("2,x", "holds 'x', which is not a seed"), ("3.5", "is neither a count nor a list"),
+    ("10001", "asks for 10001 seeds"), (f"0,{2**63}", "which is not a seed"), ("٣", "neither a count"),
+])
+def test_a_malformed_seeds_value_is_one_line_naming_both_forms(monkeypatch, capsys, tmp_path, text, problem):
+    code, _, err = nasbench(monkeypatch, capsys, "compare", "--seeds", text, "--out", tmp_path / "cmp")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and problem in lines[0], err
+    assert "--seeds 3" in lines[0] or "--seeds 1" in lines[0] or "--seeds 0,3,5" in lines[0]
+    assert not (tmp_path / "cmp").exists()
+
+
+@pytest.mark.parametrize("text, seeds", [("3", (0, 1, 2)), ("0,3,5", (0, 3, 5))])
+def test_compare_runs_the_seeds_given(monkeypatch, capsys, tmp_path, text, seeds):
+    from benchmark.errors import NasBenchError
+    from benchmark.harness import sweep
+
+    planned = []
+
+    def planned_only(config, results, **kw):
+        planned.append(config.seeds)
+        raise NasBenchError("planned only")
+
+    monkeypatch.setattr(sweep, "sweep", planned_only)
+    code, _, err = nasbench(monkeypatch, capsys, "compare", "--seeds", text, "--out", tmp_path / "cmp")
+    assert code == 2 and "planned only" in err and planned == [seeds]
+    code, out, _ = nasbench(monkeypatch, capsys, "compare", "--help")
+    assert "3 runs seeds 0,1,2" in " ".join(out.split()) and "0,3,5" in out

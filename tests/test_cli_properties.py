@@ -167,3 +167,25 @@ def test_any_sweep_config_dry_run(config):
     finally:
         os.unlink(f.name)
     assert_refused_or_ok(code, err, left)
+
+
+seeds_texts = st.one_of(st.integers(-3, 10**5).map(str), st.text(max_size=12),
+                        st.lists(st.one_of(st.integers(-2, 2**64).map(str), st.text(max_size=3)), max_size=4)
+                        .map(",".join))
+
+
+@SETTINGS
+@given(text=seeds_texts)
+def test_any_seeds_value_is_seeds_or_one_line_naming_both_forms(text):
+    from benchmark.cli_options import parse_seeds
+    from benchmark.errors import NasBenchError
+    from benchmark.inputs import MAX_SEED
+
+    try:
+        seeds = parse_seeds(text)
+    except NasBenchError as e:
+        assert "\n" not in str(e) and " -- " in str(e) and "--seeds" in str(e)
+        return
+    assert seeds and len(set(seeds)) == len(seeds) and all(0 <= s <= MAX_SEED for s in seeds)
+    if text.strip().isascii() and text.strip().isdigit():
+        assert seeds == tuple(range(int(text)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -246,6 +247,7 @@ def test_failed_run_is_recorded_and_the_sweep_goes_on(tmp_path, monkeypatch, roo
     assert index.loc[failing, "error"] == "RuntimeError: planted failure"
     assert index.loc[passing, "status"] == "done" and not pd.isna(index.loc[passing, "tau"])
     assert f"failed {failing}" in log
+    assert re.search(r"^\[sweep\] runs 2/2  0 running, 1 failed  100%  elapsed \S+  ETA 0s$", log, re.M), log
     monkeypatch.undo()
     report, log = run_sweep(raw, results)  # the next sweep retries it
     assert report.ran == 1 and not report.failed and "retrying failed run" in log

@@ -27,7 +27,7 @@ LAYERS = {
     "command line": ("benchmark.cli", "benchmark.cli_options", "benchmark.interrupt", "benchmark.imagenet.cli",
                      "benchmark.darts.cli"),
     "reporting": ("analysis",),
-    "orchestration": ("benchmark.harness", "benchmark.perf", "benchmark.perf_suite"),
+    "orchestration": ("benchmark.harness", "benchmark.perf", "benchmark.perf_suite", "benchmark.cpu_estimate"),
     "methods and drivers": ("benchmark.methods", "benchmark.standalone", "benchmark.pairing", "benchmark.imagenet",
                             "benchmark.bsnas", "benchmark.darts"),
     "search": ("benchmark.criteria", "benchmark.shrinking", "benchmark.search", "benchmark.relaxation"),

@@ -13,10 +13,19 @@ from typing import Any
 import typer
 
 from benchmark import inputs
-from benchmark.cli_options import IMAGENET_DATA_ROOT, OVERWRITE, SET, THREADS, parse_overrides
-from benchmark.imagenet.cli import AS_JSON, OUT, RESUME, SEED, run_driver
+from benchmark.cli_options import (
+    AS_JSON,
+    IMAGENET_DATA_ROOT,
+    OVERWRITE,
+    SEED,
+    SET,
+    THREADS,
+    command_group,
+    parse_overrides,
+)
+from benchmark.imagenet.cli import OUT, RESUME, run_driver
 
-darts_app = typer.Typer(no_args_is_help=True, help="The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
+darts_app = command_group("The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, seconds) | paper (SE-NAS Sec. 4.3 / P-DARTS settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda")
@@ -41,7 +50,7 @@ def search(preset: str = PRESET,
            overrides: list[str] = SET,
            threads: int = THREADS,
            overwrite: bool = OVERWRITE,
-           quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+           quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
            as_json: bool = AS_JSON) -> None:
     """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
     from benchmark.darts.presets import SEARCH_PRESETS, get_preset

@@ -149,7 +149,8 @@ class DartsSearch(SupernetRun):
         standalone network holding its weights and statistics (equal outputs, tests/test_darts.py), so the
         BatchNorm policy touches one path instead of the whole expanded supernet."""
         acc = []
-        with progress_bar(what, len(archs), self.progress) as advance:
+        with progress_bar(self.progress_label, len(archs), self.progress,
+                          what=f"{what}: architecture") as advance:
             for arch in archs:
                 path = self.fast.prepare_model(PathNetwork(self.eval_model.to_standalone(arch)))
                 acc.append(evaluate_arch(path, arch, self.val_batches, self.p.bn_eval, self.recal_batches,
@@ -182,7 +183,7 @@ class DartsSearch(SupernetRun):
     # ------------------------------------------------------------------ the run (benchmark.resumable)
     @property
     def progress_label(self) -> str:
-        return "senas training (darts)"
+        return f"darts senas seed {self.cfg.seed}"
 
     def train_epoch(self, epoch: int, total_steps: int) -> dict[str, Any]:
         """The supernet's epoch, then (``magnitude``) one epoch of the DARTS relaxation beside it."""

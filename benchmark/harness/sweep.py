@@ -29,6 +29,7 @@ from benchmark.harness.pairing import pair_results
 from benchmark.harness.runs import RUNS_DIR, RunSpec, inspect_run
 from benchmark.io import atomic_path, write_json
 from benchmark.locks import FolderLock
+from benchmark.progress import PlainProgress
 
 LAYOUT_VERSION = 1
 VERSION_FILE = "VERSION"
@@ -89,13 +90,18 @@ def _say(console: Console, text: str) -> None:
 
 
 class SweepProgress:
-    """A rich progress line: finished of total, running and failed counts, elapsed time and an ETA
-    (this session's time per finished run x runs left), plus one printed line per finished run."""
+    """One printed line per finished run, and on a terminal a rich progress line: finished of total, running
+    and failed counts, elapsed time and an ETA (this session's time per finished run x runs left); where the
+    console is not a terminal (a log, CI, ``nohup``), throttled plain lines with the same counts
+    (:class:`benchmark.progress.PlainProgress`)."""
 
     def __init__(self, console: Console, total: int, done: int):
         self.console, self.total = console, total
         self.done, self.failed, self.running, self.finished_now = done, 0, 0, 0
         self.t0 = time.perf_counter()
+        self.plain = None if console.is_terminal else PlainProgress(
+            "sweep", total, "runs", console.file, done,
+            detail=lambda _: f"{self.running} running, {self.failed} failed")
         self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
                             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=console)
         self.task = self.bar.add_task("sweep", total=total, completed=done, info=self._info())
@@ -111,11 +117,13 @@ class SweepProgress:
         return f"{self.done} done, {self.running} running, {self.failed} failed, ETA {eta}"
 
     def __enter__(self) -> SweepProgress:
-        self.bar.start()
+        if self.plain is None:
+            self.bar.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.bar.stop()
+        if self.plain is None:
+            self.bar.stop()
 
     def start(self, spec: RunSpec) -> None:
         self.running += 1
@@ -130,6 +138,8 @@ class SweepProgress:
             self.failed += 1
         self.bar.update(self.task, completed=self.done + self.failed, info=self._info())
         _say(self.console, line)
+        if self.plain is not None:
+            self.plain.advance(1)
 
 
 # ---------------------------------------------------------------------------------------------- sweep

@@ -9,19 +9,18 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from benchmark.cli_options import IMAGENET_DATA_ROOT, SET, parse_overrides
+from benchmark.cli_options import AS_JSON, IMAGENET_DATA_ROOT, SEED, SET, command_group, parse_overrides
 from benchmark.errors import NasBenchError
 
-imagenet_app = typer.Typer(no_args_is_help=True, help="ImageNet searches and retraining (SE-NAS Sec. 4.3).")
-mobilenet_app = typer.Typer(no_args_is_help=True, help="The MobileNet-like space (SE-NAS Table 2).")
+imagenet_app = command_group("ImageNet searches and retraining (SE-NAS Sec. 4.3).")
+mobilenet_app = command_group("The MobileNet-like space (SE-NAS Table 2).")
 imagenet_app.add_typer(mobilenet_app, name="mobilenet")
 
 PRESET = typer.Option("tiny", "--preset", help="tiny (CPU, generated folder) | paper (Sec. 4.3 settings)")
 DEVICE = typer.Option("auto", "--device", help="auto | cpu | cuda (one GPU per torchrun process)")
 OUT = typer.Option(..., "--out", help="Run folder (resumed if it holds a checkpoint).")
-SEED = typer.Option(0, "--seed")
-RESUME = typer.Option(True, "--resume/--no-resume")
-AS_JSON = typer.Option(False, "--json")
+RESUME = typer.Option(True, "--resume/--no-resume",
+                      help="Resume from the checkpoint in --out (default), or train from scratch.")
 
 
 def run_driver(device: str, run: Callable[[], dict[str, Any]], as_json: bool,

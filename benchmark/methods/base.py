@@ -153,6 +153,9 @@ class SupernetRun(ResumableRun):
     def stage_of(self, epoch: int) -> int:
         """The stage (1-based) that epoch ``epoch`` (1-based) belongs to."""
 
+    def progress_detail(self, epoch: int) -> str:
+        return f"stage {self.stage_of(epoch)}"
+
     def ends_stage(self, epoch: int) -> bool:
         """Whether ``epoch`` is the last epoch of its stage."""
         return self.stage_of(epoch + 1) != self.stage_of(epoch)
@@ -281,7 +284,8 @@ class OneShotRun(SupernetRun):
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
         """Supernet accuracy P(a) of each architecture (Eq. 4 weights, the run's BatchNorm policy)."""
-        with progress_bar(what, len(archs), self.progress) as advance:
+        with progress_bar(self.progress_label, len(archs), self.progress,
+                          what=f"{what}: architecture") as advance:
             return evaluate_archs(self.eval_model, archs, self.val_batches, self.p.bn_eval, self.recal_batches,
                                   progress=advance, fast=self.fast)
 
@@ -330,7 +334,7 @@ class OneShotRun(SupernetRun):
     # ------------------------------------------------------------------ the run (benchmark.resumable)
     @property
     def progress_label(self) -> str:
-        return f"{self.method} training"
+        return f"{self.method} seed {self.cfg.seed}"
 
     def end_of_epoch(self, epoch: int) -> None:
         """Tau at the preset's ``tau_epochs`` (the ranking kept in ``rankings/``, the weights in

@@ -12,7 +12,7 @@ import pytest
 from benchmark.bsnas.presets import PRESETS as BSNAS_PRESETS
 from benchmark.bsnas.presets import get_preset as bsnas_get_preset
 from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS
-from benchmark.darts.presets import get_preset as darts_get_preset
+from benchmark.darts.presets import get_search_preset as darts_get_preset
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
 from benchmark.imagenet.presets import get_preset as mobilenet_get_preset
@@ -85,7 +85,7 @@ def test_name_is_not_a_setting():
 
 BN_PRESETS = {
     "nb201": lambda o: get_preset("tiny", o),
-    "darts": lambda o: darts_get_preset(SEARCH_PRESETS, "tiny", o),
+    "darts": lambda o: darts_get_preset("tiny", o),
     "mobilenet": lambda o: mobilenet_get_preset("tiny", o),
     "bsnas": lambda o: bsnas_get_preset("tiny", o),
 }

@@ -19,7 +19,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -72,20 +72,24 @@ RANGES: dict[str, Range] = {
 }
 
 
-def named_preset(presets: Mapping[str, P], name: str, label: str = "preset") -> P:
-    """``presets[name]``, or a one-line error listing the names (``label`` names the kind of preset)."""
+def resolve_preset(presets: Mapping[str, P], name: str, overrides: Mapping[str, Any] | None,
+                   validate: Callable[[P], None], label: str = "preset") -> P:
+    """``presets[name]`` with ``overrides`` applied (:func:`parse_overrides`) and checked by ``validate``: the
+    body of every preset family's ``get_preset(name, overrides)`` (``label`` names the kind of preset)."""
     if name not in presets:
         raise NasBenchError(f"unknown {label} {name!r}", f"choose one of: {', '.join(presets)}")
-    return presets[name]
+    preset = parse_overrides(presets[name], overrides)
+    validate(preset)
+    return preset
 
 
-def parse_overrides(preset: P, overrides: Mapping[str, Any] | None, where: str = "") -> P:
+def parse_overrides(preset: P, overrides: Mapping[str, Any] | None) -> P:
     """``preset`` with ``overrides`` checked against its field types and :data:`RANGES` and applied
     (``name`` is fixed); the result passes :func:`check_ranges`."""
     if not overrides:
         return preset
-    preset = dataclasses.replace(preset, **typed_overrides(type(preset), overrides, where))
-    check_ranges(preset, where)
+    preset = dataclasses.replace(preset, **typed_overrides(type(preset), overrides))
+    check_ranges(preset)
     return preset
 
 
@@ -127,14 +131,22 @@ def check_value(path: str, key: str, value: Any) -> None:
             raise NasBenchError(f"setting {path} = {item:g} is out of range", fix)
 
 
-def check_ranges(preset: Any, where: str = "") -> None:
+def check_ranges(preset: Any) -> None:
     """Every numeric field of the dataclass ``preset`` finite and within :data:`RANGES`; nesterov momentum
     needs a momentum above 0 (``torch.optim.SGD``). Every preset's ``validate`` calls this."""
     for f in dataclasses.fields(preset):
-        check_value(f"{where}.{f.name}" if where else f.name, f.name, getattr(preset, f.name))
+        check_value(f.name, f.name, getattr(preset, f.name))
     if getattr(preset, "nesterov", False) and getattr(preset, "momentum", 1.0) == 0:
         raise NasBenchError("nesterov=true needs a momentum above 0, got momentum=0",
                             "set nesterov=false or a momentum in (0, 1)")
+
+
+def check_positive(preset: Any, keys: Iterable[str]) -> None:
+    """A one-line error for the first of ``keys`` (counts, sizes, epochs) of ``preset`` below 1."""
+    for key in keys:
+        if getattr(preset, key) < 1:
+            raise NasBenchError(f"{key} must be at least 1, got {getattr(preset, key)}",
+                                f"set {key} to a positive integer")
 
 
 def _coerce(value: Any, tp: Any) -> Any:

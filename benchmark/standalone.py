@@ -31,8 +31,10 @@ from benchmark.io import write_json
 from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
 from benchmark.paths import data_root
+from benchmark.presets import NB201NetworkPreset
+from benchmark.presets_base import CosinePreset
 from benchmark.resumable import ResumableRun
-from benchmark.settings import named_preset, parse_overrides
+from benchmark.settings import check_positive, check_ranges, resolve_preset
 from benchmark.spaces.nb201 import format_arch
 from benchmark.training import cosine_lr
 
@@ -40,19 +42,13 @@ METHOD = "standalone"
 
 
 @dataclass(frozen=True)
-class StandalonePreset:
-    """The NB201 training protocol (``paper``) or a reduced version of it."""
+class StandalonePreset(CosinePreset, NB201NetworkPreset):
+    """The NB201 training protocol (``paper``) or a reduced version of it: the NB201 network and the cosine
+    SGD of :class:`benchmark.presets_base.CosinePreset`, annealed to 0."""
 
-    name: str
-    C: int = 16
-    N: int = 5
     epochs: int = 200
-    batch_size: int = 256
     lr: float = 0.1
     lr_min: float = 0.0
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
     augment: bool = True
     split_seed: int = 0  # the train/valid/test split, fixed across training seeds (NB201's split files)
     max_train: int | None = None
@@ -72,21 +68,22 @@ STANDALONE_PRESETS: dict[str, StandalonePreset] = {
 }
 
 
-def get_standalone_preset(name: str, overrides: Mapping[str, Any] | None = None,
-                          where: str = "") -> StandalonePreset:
-    """A named standalone preset with ``key=value`` overrides applied (``where`` prefixes the key in errors,
-    e.g. ``standalone.set``), then checked."""
-    preset = parse_overrides(named_preset(STANDALONE_PRESETS, name, "standalone preset"), overrides, where)
-    for key in ("C", "N", "epochs", "batch_size", "eval_batch_size"):
-        if getattr(preset, key) < 1:
-            raise NasBenchError(f"{key} must be at least 1, got {getattr(preset, key)}", f"set {key} >= 1")
+def get_standalone_preset(name: str, overrides: Mapping[str, Any] | None = None) -> StandalonePreset:
+    """A named standalone preset with ``key=value`` overrides applied and checked."""
+    return resolve_preset(STANDALONE_PRESETS, name, overrides, validate, "standalone preset")
+
+
+def validate(p: StandalonePreset) -> None:
+    """Refuse impossible settings before anything runs."""
+    check_ranges(p)
+    p.check_network()
+    check_positive(p, ("epochs", "batch_size", "eval_batch_size"))
     for key in ("max_train", "max_val", "max_test"):
-        if getattr(preset, key) is not None and getattr(preset, key) < 1:
+        if getattr(p, key) is not None and getattr(p, key) < 1:
             raise NasBenchError(f"{key} must be at least 1 or none", f"set {key} >= 1 or none")
-    if not 0 <= preset.lr_min <= preset.lr:
-        raise NasBenchError(f"need 0 <= lr_min <= lr, got lr={preset.lr} lr_min={preset.lr_min}",
+    if not 0 <= p.lr_min <= p.lr:
+        raise NasBenchError(f"need 0 <= lr_min <= lr, got lr={p.lr} lr_min={p.lr_min}",
                             "fix the learning rates")
-    return preset
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from benchmark.criteria import CriterionContext, create_criterion
 from benchmark.darts.cli import darts_app, darts_arch_info
 from benchmark.darts.cost import CostTable, NetworkSetting, network_cost
 from benchmark.darts.expanded import ExpandableDartsSupernet
-from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS, get_preset
+from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS, get_retrain_preset, get_search_preset
 from benchmark.darts.relaxation import DartsMixedNetwork, DartsSpaceRelaxation
 from benchmark.darts.retrain import pdarts_lr
 from benchmark.darts.search import DartsSearch, DartsSearchConfig
@@ -287,7 +287,7 @@ def test_relaxation_one_hot_is_the_path_and_magnitude_shrinks_the_space():
 
     space = darts_space()
     space.restrict([ops if "+" in ops[0] else ("skip_connect", "sep_conv_3x3") for ops in CHOICES])
-    preset = get_preset(SEARCH_PRESETS, "tiny", {"C": "2", "layers": "3"})
+    preset = get_search_preset("tiny", {"C": "2", "layers": "3"})
     r = DartsSpaceRelaxation(space, 3, 2, 3, preset, "cpu", seed=0)
     g = torch.Generator().manual_seed(0)
     batches = [(torch.randn(8, 3, 8, 8, generator=g), torch.randint(0, 3, (8,), generator=g))]
@@ -346,10 +346,10 @@ def test_presets_follow_the_papers_and_refuse_bad_settings():
     assert lrs[249] == pytest.approx(0.5 / 245)
     for overrides, needle in (({"layers": "2"}, "two reduction"), ({"lr_tail_epochs": "250"}, "lr_tail_epochs")):
         with pytest.raises(NasBenchError) as e:
-            get_preset(RETRAIN_PRESETS, "paper", overrides)
+            get_retrain_preset("paper", overrides)
         assert needle in one_line(e)
     with pytest.raises(NasBenchError) as e:
-        get_preset(SEARCH_PRESETS, "tiny", {"epochs": "3"})
+        get_search_preset("tiny", {"epochs": "3"})
     assert "unknown setting" in one_line(e)
 
 
@@ -413,8 +413,8 @@ def test_final_selection_by_evolution_beats_sampling_under_the_flops_budget(root
             calls.extend(archs)
             return np.array([sum(value[e, op] for e, op in enumerate(edge_view(a)) if op != "none") for a in archs])
 
-        preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, **settings, "selection": selection,
-                                                     "selection_samples": "200", "flops_budget_m": str(budget)})
+        preset = get_search_preset("tiny", {**FAST_SEARCH, **settings, "selection": selection,
+                                            "selection_samples": "200", "flops_budget_m": str(budget)})
         search = DartsSearch(DartsSearchConfig(preset=preset, device="cpu", data_root=str(root)),
                              tmp_path / selection, progress=False, log=lambda s: None)
         search.setup()
@@ -433,7 +433,7 @@ def test_final_selection_by_evolution_beats_sampling_under_the_flops_budget(root
 
 
 def test_tiny_search_with_the_magnitude_criterion_resumes_its_relaxation(root, tmp_path):
-    preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "stages": "1", "max_train": "32"})
+    preset = get_search_preset("tiny", {**FAST_SEARCH, "stages": "1", "max_train": "32"})
     cfg = DartsSearchConfig(preset=preset, criterion="magnitude", device="cpu", data_root=str(root))
     first = DartsSearch(cfg, tmp_path, progress=False, log=lambda s: None).run()
     assert first["criterion"] == "magnitude" and "relaxation_loss" in first["train_log"][0]
@@ -451,7 +451,7 @@ def test_tiny_search_with_the_magnitude_criterion_resumes_its_relaxation(root, t
 
 def test_a_search_killed_mid_run_resumes_to_the_uninterrupted_result(root, tmp_path, monkeypatch):
     """Killed in stage 2: the checkpoint of stage 1 holds the expanded copies and the Eq. 4 average."""
-    preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
+    preset = get_search_preset("tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
     cfg = DartsSearchConfig(preset=preset, device="cpu", data_root=str(root))
     whole = DartsSearch(cfg, tmp_path / "whole", progress=False, log=lambda s: None).run()
     kill_at_epoch(monkeypatch, DartsSearch, 2)
@@ -481,7 +481,7 @@ def test_the_search_runs_on_a_gpu_fast_path(root, tmp_path, monkeypatch):
     prepared: list[torch.nn.Module] = []
     prepare = FastPath.prepare_model
     monkeypatch.setattr(FastPath, "prepare_model", lambda self, m: prepared.append(m) or prepare(self, m))
-    preset = get_preset(SEARCH_PRESETS, "tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
+    preset = get_search_preset("tiny", {**FAST_SEARCH, "weight_avg_k": "2"})
     search = DartsSearch(DartsSearchConfig(preset=preset, device="cpu", data_root=str(root)), tmp_path,
                          progress=False, log=lambda s: None)
     result = search.run()

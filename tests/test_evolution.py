@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmark.darts.presets import SEARCH_PRESETS as DARTS_PRESETS
-from benchmark.darts.presets import get_preset as get_darts_preset
+from benchmark.darts.presets import get_search_preset as get_darts_preset
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
 from benchmark.imagenet.presets import get_preset as get_mobilenet_preset
@@ -278,4 +278,4 @@ def test_selection_preset_fields_are_shared_by_the_mobilenet_and_darts_searches(
         with pytest.raises(NasBenchError, match=needle):
             get_mobilenet_preset("paper", overrides)
         with pytest.raises(NasBenchError, match=needle):
-            get_darts_preset(DARTS_PRESETS, "paper", overrides)
+            get_darts_preset("paper", overrides)

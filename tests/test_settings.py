@@ -1,22 +1,35 @@
 """Preset overrides (``benchmark.settings``): one parser for ``--set KEY=VALUE`` text and typed sweep-config
-values, used by every driver's presets, the standalone runs and the sweep's ``set``."""
+values, used by every driver's presets, the standalone runs and the sweep's ``set``; one preset base
+(``benchmark.presets_base``): every shared field declared once, one ``get_preset(name, overrides)`` shape."""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmark.bsnas.presets import PRESETS as BSNAS_PRESETS
+from benchmark.bsnas.presets import BSNASPreset
 from benchmark.bsnas.presets import get_preset as bsnas_get_preset
-from benchmark.darts.presets import RETRAIN_PRESETS, SEARCH_PRESETS
-from benchmark.darts.presets import get_preset as darts_get_preset
+from benchmark.darts.presets import (
+    RETRAIN_PRESETS,
+    SEARCH_PRESETS,
+    RetrainPreset,
+    SearchPreset,
+    get_retrain_preset,
+)
+from benchmark.darts.presets import get_search_preset as darts_get_preset
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
+from benchmark.imagenet.presets import MobileNetPreset
 from benchmark.imagenet.presets import get_preset as mobilenet_get_preset
-from benchmark.presets import PRESETS, get_preset
+from benchmark.presets import PRESETS, Preset, get_preset
+from benchmark.search.evolution import SETTINGS
+from benchmark.search.selection import EvolutionPreset
 from benchmark.settings import parse_overrides, typed_overrides
 from benchmark.standalone import STANDALONE_PRESETS, StandalonePreset, get_standalone_preset
 from benchmark.vocabulary import BN_POLICIES
@@ -85,7 +98,7 @@ def test_name_is_not_a_setting():
 
 BN_PRESETS = {
     "nb201": lambda o: get_preset("tiny", o),
-    "darts": lambda o: darts_get_preset(SEARCH_PRESETS, "tiny", o),
+    "darts": lambda o: darts_get_preset("tiny", o),
     "mobilenet": lambda o: mobilenet_get_preset("tiny", o),
     "bsnas": lambda o: bsnas_get_preset("tiny", o),
 }
@@ -107,3 +120,81 @@ def test_the_bn_and_normalisation_vocabularies_are_declared_once():
     for literal in ('"mean", "range"', '"recalibrate", "batch"', '"tracked", "recalibrate"'):
         where = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.py") if literal in p.read_text())
         assert where in ([], ["vocabulary.py"]), (literal, where)
+
+
+# -------------------------------------------------------------------------------------- one preset base
+FAMILIES = {  # every preset family: its class, its named presets and its get_preset
+    "nb201": (Preset, PRESETS, get_preset),
+    "darts search": (SearchPreset, SEARCH_PRESETS, darts_get_preset),
+    "darts retrain": (RetrainPreset, RETRAIN_PRESETS, get_retrain_preset),
+    "mobilenet": (MobileNetPreset, MOBILENET_PRESETS, mobilenet_get_preset),
+    "bsnas": (BSNASPreset, BSNAS_PRESETS, bsnas_get_preset),
+    "standalone": (StandalonePreset, STANDALONE_PRESETS, get_standalone_preset),
+}
+ONE_SHOT = ("nb201", "darts search", "mobilenet", "bsnas")
+# fields two one-shot searches share by name but declare apart: each is part of that search's own network
+# or schedule (NB201's C with N, DARTS' C with layers; DARTS' first stage before epochs_per_stage, MobileNet's
+# before later_stage_epochs)
+DECLARED_APART = {("nb201", "darts search"): {"C"}, ("darts search", "mobilenet"): {"first_stage_epochs"}}
+
+
+def _declared(cls: type) -> dict[str, dataclasses.Field]:
+    """The fields ``cls`` declares itself (not only inherits)."""
+    own = inspect.get_annotations(cls)
+    return {f.name: f for f in dataclasses.fields(cls) if f.name in own}
+
+
+def _hierarchy() -> list[type]:
+    """Every dataclass in the preset families' method resolution orders."""
+    return list(dict.fromkeys(c for cls, _, _ in FAMILIES.values() for c in cls.__mro__
+                              if dataclasses.is_dataclass(c)))
+
+
+def _origin(cls: type, name: str) -> type:
+    """The base that first declares field ``name`` of ``cls``."""
+    return [c for c in cls.__mro__ if name in inspect.get_annotations(c)][-1]
+
+
+@pytest.mark.parametrize("cls", _hierarchy(), ids=lambda c: c.__name__)
+def test_a_preset_redeclares_a_base_field_only_to_change_its_default(cls):
+    """A field declared in a base is declared again below it only with a different default, never with
+    another type: its name, type and comment live in one place."""
+    for name, field in _declared(cls).items():
+        bases = [b for b in cls.__mro__[1:] if dataclasses.is_dataclass(b) and name in _declared(b)]
+        if bases:
+            inherited = _declared(bases[0])[name]
+            assert field.type == inherited.type, (cls.__name__, name, field.type, inherited.type)
+            assert field.default != inherited.default, f"{cls.__name__}.{name} repeats {bases[0].__name__}'s"
+
+
+@pytest.mark.parametrize("a, b", list(itertools.combinations(ONE_SHOT, 2)))
+def test_fields_two_one_shot_searches_share_are_declared_once_in_a_common_base(a, b):
+    """The optimiser, schedule, BatchNorm policy, evaluation and selection fields of the NB201, DARTS,
+    MobileNet and BS-NAS searches come from the bases they share (benchmark.presets_base,
+    benchmark.search.selection, benchmark.imagenet.presets.ImageNetSearchPreset)."""
+    ca, cb = FAMILIES[a][0], FAMILIES[b][0]
+    shared = {f.name for f in dataclasses.fields(ca)} & {f.name for f in dataclasses.fields(cb)}
+    apart = sorted(n for n in shared if _origin(ca, n) is not _origin(cb, n))
+    assert apart == sorted(DECLARED_APART.get((a, b), set()))
+    assert {"name", "batch_size", "lr", "momentum", "weight_decay", "n_val", "bn_eval", "eval_batch_size"} <= shared
+
+
+def test_the_evolution_fields_are_the_evolution_settings():
+    assert tuple(f.name for f in dataclasses.fields(EvolutionPreset)) == SETTINGS
+
+
+def test_every_family_resolves_a_preset_through_one_signature():
+    """``get_preset(name, overrides=None)`` in every family (the DARTS search and retraining each have one)."""
+    shapes = set()
+    for family, (cls, presets, get) in FAMILIES.items():
+        signature = inspect.signature(get)
+        shapes.add(tuple((p.name, p.kind, p.default, p.annotation) for p in signature.parameters.values()))
+        assert signature.return_annotation == cls.__name__, family
+        for name, preset in presets.items():
+            assert get(name) == preset and get(name, {}) == preset and type(preset) is cls
+        with pytest.raises(NasBenchError, match="unknown .*preset 'bogus'") as e:
+            get("bogus")
+        assert e.value.fix == f"choose one of: {', '.join(presets)}"
+    assert shapes == {(("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty, "str"),
+                       ("overrides", inspect.Parameter.POSITIONAL_OR_KEYWORD, None,
+                        "Mapping[str, Any] | None"))}

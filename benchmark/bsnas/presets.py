@@ -13,33 +13,27 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from benchmark.errors import NasBenchError
-from benchmark.imagenet.presets import IMAGENET_BN_POLICIES, validate_imagenet_run
-from benchmark.search.evolution import check_settings, settings_of
-from benchmark.settings import named_preset, parse_overrides
+from benchmark.imagenet.presets import ImageNetSearchPreset
+from benchmark.search.selection import EvolutionPreset
+from benchmark.settings import check_positive, check_ranges, resolve_preset
 from benchmark.spaces.mobilenet_bsnas import TABLE1, Cluster, SpringConfig
-from benchmark.vocabulary import check_bn_eval
 
 
 @dataclass(frozen=True)
-class BSNASPreset:
-    """All knobs of one BS-NAS ImageNet search or retraining."""
+class BSNASPreset(EvolutionPreset, ImageNetSearchPreset):
+    """All knobs of one BS-NAS ImageNet search or retraining; what the MobileNet search shares is
+    :class:`ImageNetSearchPreset`'s (``width_mult`` scales every width of Table 1; ``n_val``: Sec. 4.1's 50
+    held-out images per class; ``retrain_epochs``: ours, the paper gives no stand-alone epoch count, so the
+    supernet's 240), the evolution's settings :class:`EvolutionPreset`'s."""
 
-    name: str
-    # network and data
-    width_mult: float = 1.0  # every width of Table 1 scaled (rounded; 1.0 = the paper's supernet)
-    input_size: int = 224
-    eval_resize: int = 256
-    n_val: int = 50000  # held-out training images (Sec. 4.1: 50 per class)
-    max_train_images: int | None = None
-    workers: int = 8  # ours
     # optimiser and schedule (Sec. 4.1)
     batch_size: int = 512  # global, over all processes
     lr: float = 0.045
-    momentum: float = 0.9
-    weight_decay: float = 4e-5
     warmup_epochs: int = 5
     # step-shrinking (Sec. 3.2, Algorithm 1)
     keep: tuple[int, ...] = (18, 9, 5, 3)  # N_r before the first step (= O_N), then after each step
@@ -48,24 +42,11 @@ class BSNASPreset:
     samples_per_op: int = 200  # M
     # supernet accuracy: the paper evaluates without recalculating BatchNorm statistics (Sec. 3.3, 4.3)
     bn_eval: str = "tracked"  # or recalibrate (SPOS-style, on recal_images): benchmark.vocabulary
-    recal_images: int = 10240  # ours, used only with bn_eval=recalibrate
-    score_images: int = 10000  # ours: a fixed part of the held-out images, decoded once
-    eval_batch_size: int = 512
     fig5_samples: int = 20  # architectures drawn from the final space for Fig. 5 (Sec. 4.3: 20)
     # evolutionary search (Sec. 3.3) under FLOPs budgets
     budgets_m: tuple[float, ...] = (470.0, 615.0)
     budget_tolerance: float = 0.05  # window [b * (1 - tol), b] per budget (ours)
     population: int = 75
-    iterations: int = 20
-    topk: int = 10
-    n_crossover: int = 25
-    n_mutation: int = 25
-    mutation_prob: float = 0.1
-    # retraining (Sec. 4.1: the supernet's hyperparameters)
-    retrain_epochs: int = 240  # ours: the paper gives no stand-alone epoch count; the supernet's 240
-    label_smoothing: float = 0.0
-    ema_decay: float = 0.0
-    log_every: int = 50
 
     @property
     def search_epochs(self) -> int:
@@ -89,23 +70,21 @@ PRESETS: dict[str, BSNASPreset] = {
         iterations=2, topk=3, n_crossover=2, n_mutation=2, retrain_epochs=1, log_every=1),
 }
 
-def get_preset(name: str, overrides: dict[str, str] | None = None) -> BSNASPreset:
+
+def get_preset(name: str, overrides: Mapping[str, Any] | None = None) -> BSNASPreset:
     """A named preset with ``key=value`` overrides applied and checked."""
-    preset = parse_overrides(named_preset(PRESETS, name, "BS-NAS preset"), overrides)
-    validate(preset)
-    return preset
+    return resolve_preset(PRESETS, name, overrides, validate, "BS-NAS preset")
 
 
 def validate(p: BSNASPreset) -> None:
     """Refuse impossible settings before anything runs (the N_r schedule is checked against the space by
     :meth:`benchmark.bsnas.step_shrinking.ShrinkSchedule.check`)."""
-    check_settings(**settings_of(p))  # the evolutionary search's own checks
-    validate_imagenet_run(p, ("input_size", "eval_resize", "n_val", "batch_size", "first_epochs", "interval",
-                              "samples_per_op", "recal_images", "score_images", "eval_batch_size",
-                              "fig5_samples", "retrain_epochs", "log_every"))
-    check_bn_eval(p.bn_eval, True, p.recal_images, IMAGENET_BN_POLICIES)
-    if p.workers < 0 or p.warmup_epochs < 0:
-        raise NasBenchError("workers and warmup_epochs must be >= 0", "fix them with --set")
+    p.check_evolution()  # the evolutionary search's own checks
+    check_ranges(p)
+    p.check_imagenet()
+    check_positive(p, ("first_epochs", "interval", "samples_per_op", "fig5_samples"))
+    if p.warmup_epochs < 0:
+        raise NasBenchError(f"warmup_epochs must be >= 0, got {p.warmup_epochs}", "fix it with --set")
     if p.warmup_epochs > p.search_epochs:
         raise NasBenchError(f"warmup_epochs {p.warmup_epochs} exceeds the {p.search_epochs} search epochs",
                             "use fewer warm-up epochs")

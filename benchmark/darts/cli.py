@@ -53,11 +53,11 @@ def search(preset: str = PRESET,
            quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
            as_json: bool = AS_JSON) -> None:
     """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
-    from benchmark.darts.presets import SEARCH_PRESETS, get_preset
+    from benchmark.darts.presets import get_search_preset
     from benchmark.darts.search import DartsSearch, DartsSearchConfig
 
     out = inputs.check_run(out, device, seed)
-    cfg = DartsSearchConfig(preset=get_preset(SEARCH_PRESETS, preset, parse_overrides(overrides, "epochs=5")), seed=seed,
+    cfg = DartsSearchConfig(preset=get_search_preset(preset, parse_overrides(overrides, "epochs=5")), seed=seed,
                             criterion=criterion, normalization=normalization, expand=expand, device=device,
                             data_root=data_root, threads=threads)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)

@@ -13,60 +13,53 @@ in each ``result.json``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any
 
 from benchmark.errors import NasBenchError
+from benchmark.presets_base import NamedPreset, OptimiserPreset, SupernetPreset
 from benchmark.search.selection import SelectionPreset
-from benchmark.settings import check_ranges, named_preset, parse_overrides
-from benchmark.vocabulary import BN_POLICIES, check_bn_eval
-
-P = TypeVar("P")
-DARTS_BN_POLICIES = tuple(p for p in BN_POLICIES if p != "nb201")  # nb201 is NB201's own cell layout
+from benchmark.settings import check_positive, check_ranges, resolve_preset
 
 
 @dataclass(frozen=True)
-class SearchPreset(SelectionPreset):
-    """The SE-NAS search on the DARTS space (CIFAR-10). Field names follow :class:`benchmark.presets.Preset`
-    where they mean the same, so the NB201 training loop, optimiser and estimation apply unchanged; the
-    final selection's (``selection``, ``selection_samples``, SPOS's evolution settings) are
-    :class:`SelectionPreset`'s, as in the MobileNet search."""
+class DartsNetworkPreset(NamedPreset):
+    """The DARTS network, ``layers`` cells from ``C`` initial channels (the search's: 8 cells, C = 16), and
+    the mobile setting its ImageNet form must fit (P-DARTS Sec. 4.3: under 600M multiply-adds; None: no
+    budget)."""
 
-    name: str
-    # search network (DARTS: 8 cells, C = 16)
     C: int = 16
     layers: int = 8
-    # data: SE-NAS Sec. 4.1, 5,000 training images held out for validation
-    split: str = "senas"
-    n_val: int = 5000
-    max_train: int | None = None
-    max_val: int | None = None
+    flops_budget_m: float | None = 600.0
+
+    def check_network(self) -> None:
+        """Room for the two reduction cells."""
+        check_positive(self, ("C", "layers"))
+        if self.layers < 3:
+            raise NasBenchError(f"layers={self.layers} leaves no room for two reduction cells",
+                                "set layers >= 3")
+
+
+@dataclass(frozen=True)
+class SearchPreset(SelectionPreset, SupernetPreset, DartsNetworkPreset):
+    """The SE-NAS search on the DARTS space (CIFAR-10): the supernet training and estimation of the NB201
+    searches (:class:`benchmark.presets_base.SupernetPreset`, so their training loop applies unchanged) and
+    the final selection of the MobileNet search (:class:`SelectionPreset`): best supernet accuracy in the
+    final space among paths whose ImageNet mobile network fits ``flops_budget_m`` (SE-NAS-E: 597M,
+    Table 4)."""
+
     # optimiser (our choice: DARTS' search settings): SGD, momentum 0.9, cosine from 0.025 to 0.001
     batch_size: int = 64
     lr: float = 0.025
-    lr_min: float = 0.001
-    momentum: float = 0.9
     nesterov: bool = False
     weight_decay: float = 3e-4
-    grad_clip: float = 5.0
     # SE-NAS schedule: stage 1 trains first_stage_epochs, later stages epochs_per_stage; after each stage
     # remove_per_stage (k) operations go and child spaces of <= merge_threshold (T) models are expanded
     stages: int = 15  # our choice: 150 of the 200 removable choices go, the rest is ranked
     first_stage_epochs: int = 200
     epochs_per_stage: int = 5
-    remove_per_stage: int = 10
-    merge_threshold: int = 50
-    # estimation (as on NB201: docs/batchnorm.md)
-    bn_track: bool = False
-    bn_eval: str = "recalibrate"
-    recal_batches: int = 20
     eval_batch_size: int = 500
-    weight_avg_k: int | None = None  # K of Eq. 4 (None: 5, SE-NAS' default)
-    criterion_samples: int = 50  # M of Eq. 5
-    sampler: str = "uniform"
-    # final selection: best supernet accuracy in the final space (SelectionPreset's selection), among paths
-    # whose ImageNet mobile network fits the budget (SE-NAS-E: 597M, Table 4; None: no budget)
-    flops_budget_m: float | None = 600.0
 
     @property
     def total_epochs(self) -> int:
@@ -84,10 +77,9 @@ class SearchPreset(SelectionPreset):
 
 
 @dataclass(frozen=True)
-class RetrainPreset:
+class RetrainPreset(OptimiserPreset, DartsNetworkPreset):
     """ImageNet retraining of a genotype (P-DARTS' ImageNet settings)."""
 
-    name: str
     C: int = 48
     layers: int = 14
     auxiliary: bool = True
@@ -97,7 +89,6 @@ class RetrainPreset:
     epochs: int = 250
     batch_size: int = 1024  # global, split over the processes
     lr: float = 0.5
-    momentum: float = 0.9
     weight_decay: float = 3e-5
     grad_clip: float = 5.0
     warmup_epochs: int = 5  # lr * (e + 1) / warmup in the first epochs (P-DARTS, for batches over 256)
@@ -106,7 +97,6 @@ class RetrainPreset:
     resize: int = 256
     color_jitter: bool = True  # DARTS/P-DARTS: ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2)
     workers: int = 8
-    flops_budget_m: float | None = 600.0  # mobile setting
     max_train: int | None = None  # a seeded subset of the training images (None: all)
     max_val: int | None = None
 
@@ -126,33 +116,26 @@ RETRAIN_PRESETS: dict[str, RetrainPreset] = {
 }
 
 
-def get_preset(presets: dict[str, P], name: str, overrides: dict[str, str] | None = None) -> P:
-    """A named preset with ``key=value`` overrides applied and checked."""
-    preset = parse_overrides(named_preset(presets, name), overrides)
-    validate(preset)
-    return preset
+def get_search_preset(name: str, overrides: Mapping[str, Any] | None = None) -> SearchPreset:
+    """A named search preset with ``key=value`` overrides applied and checked."""
+    return resolve_preset(SEARCH_PRESETS, name, overrides, validate)
+
+
+def get_retrain_preset(name: str, overrides: Mapping[str, Any] | None = None) -> RetrainPreset:
+    """A named retraining preset with ``key=value`` overrides applied and checked."""
+    return resolve_preset(RETRAIN_PRESETS, name, overrides, validate)
 
 
 def validate(p: SearchPreset | RetrainPreset) -> None:
     """Refuse impossible settings before anything runs."""
     check_ranges(p)  # finite numbers; lr, momentum, weight decay, grad_clip, probabilities within range
-    positive = ("C", "layers", "batch_size", "epochs", "stages", "first_stage_epochs", "epochs_per_stage",
-                "eval_batch_size", "criterion_samples", "merge_threshold", "image_size", "selection_samples")
-    for key in positive:
-        if hasattr(p, key) and getattr(p, key) < 1:
-            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}", f"set {key} to a positive integer")
-    if p.layers < 3:
-        raise NasBenchError(f"layers={p.layers} leaves no room for two reduction cells", "set layers >= 3")
+    p.check_network()
     if isinstance(p, SearchPreset):
-        check_bn_eval(p.bn_eval, p.bn_track, p.recal_batches, DARTS_BN_POLICIES)
-        if p.remove_per_stage < 0:
-            raise NasBenchError(f"remove_per_stage must be >= 0, got {p.remove_per_stage}", "set remove_per_stage >= 0")
-        if not 0 < p.lr_min <= p.lr:
-            raise NasBenchError(f"need 0 < lr_min <= lr, got lr={p.lr} lr_min={p.lr_min}", "fix the learning rates")
-        if p.weight_avg_k is not None and p.weight_avg_k < 1:
-            raise NasBenchError(f"weight_avg_k must be at least 1, got {p.weight_avg_k}", "set weight_avg_k >= 1")
+        p.check_supernet()
+        check_positive(p, ("first_stage_epochs",))
         p.check_selection()
     else:
+        check_positive(p, ("batch_size", "epochs", "image_size"))
         if not 0 <= p.lr_tail_epochs < p.epochs:
             raise NasBenchError(f"lr_tail_epochs={p.lr_tail_epochs} must be below epochs={p.epochs}",
                                 "set 0 <= lr_tail_epochs < epochs")

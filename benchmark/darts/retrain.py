@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from benchmark.darts.cost import NetworkSetting, check_flops_budget, network_cost
-from benchmark.darts.presets import RETRAIN_PRESETS, RetrainPreset, get_preset
+from benchmark.darts.presets import RetrainPreset, get_retrain_preset
 from benchmark.data.imagenet import (
     ColorJitter,
     ImageFolderDataset,
@@ -68,7 +68,7 @@ def retrain(cfg: DartsRetrainConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train ``cfg.genotype``'s ImageNet network from scratch; returns (and writes) ``result.json``."""
     out = Path(out_dir)
     name, genotype = resolve_genotype(cfg.genotype)
-    p = get_preset(RETRAIN_PRESETS, cfg.preset, dict(cfg.overrides))
+    p = get_retrain_preset(cfg.preset, dict(cfg.overrides))
     if cfg.flops_budget_m is not None:
         p = dataclasses.replace(p, flops_budget_m=cfg.flops_budget_m)
     dist = init_distributed(device=cfg.device)

@@ -220,7 +220,7 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
     from benchmark.presets import PRESETS, Preset, get_preset
     from benchmark.spaces import SPACES
     from benchmark.vocabulary import NORMALIZATIONS
-    from benchmark.standalone import METHOD, STANDALONE_PRESETS, get_standalone_preset
+    from benchmark.standalone import METHOD, STANDALONE_PRESETS, StandalonePreset, get_standalone_preset
 
     with _at(source):
         _check_keys(raw, TOP_KEYS, "")
@@ -262,7 +262,8 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
             built = {}
             for p in presets:
                 with _at(f"standalone preset {p}" + (" with standalone.set" if overrides else "")):
-                    built[p] = get_standalone_preset(p, overrides, where="standalone.set")
+                    built[p] = get_standalone_preset(p, typed_overrides(StandalonePreset, overrides,
+                                                                        "standalone.set"))
             cfg_kwargs["standalone_presets"] = built
             cfg_kwargs["archs"] = _standalone_archs(section)
         return SweepConfig(

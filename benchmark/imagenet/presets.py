@@ -15,59 +15,87 @@ Every value can be overridden (``--set key=value``); the resolved preset is stor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import NasBenchError
+from benchmark.presets_base import OptimiserPreset, ShrinkingPreset, SupernetEvaluationPreset
 from benchmark.search.selection import SelectionPreset
-from benchmark.settings import check_ranges, named_preset, parse_overrides
-from benchmark.vocabulary import BN_POLICIES, check_bn_eval
+from benchmark.settings import check_positive, check_ranges, resolve_preset
 
 SHARINGS = ("shared", "independent")
 CRITERIA = ("senas", "accuracy")
-IMAGENET_BN_POLICIES = tuple(p for p in BN_POLICIES if p != "nb201")  # nb201 is NB201's own cell layout
 
 
 @dataclass(frozen=True)
-class MobileNetPreset(SelectionPreset):
-    """All knobs of one MobileNet-like search or retraining run; the final selection's (``selection``,
-    ``selection_samples`` and SPOS's evolution settings) are :class:`SelectionPreset`'s."""
+class ImageNetSearchPreset(SupernetEvaluationPreset, OptimiserPreset):
+    """What the MobileNet-like (SE-NAS Sec. 4.3) and BS-NAS ImageNet searches share: network width and image
+    sizes, the optimiser, supernet accuracy P(a) (BatchNorm recalibrated on training images or tracked, then
+    held-out images), FLOPs budgets and the retraining; the defaults are SE-NAS's."""
 
-    name: str
     # network and data
-    width_mult: float = 1.0
+    width_mult: float = 1.0  # every width scaled (rounded; 1.0 = the paper's supernet)
     input_size: int = 224
     eval_resize: int = 256
     n_val: int = 50000  # held-out training images for the search (Sec. 4.3)
     max_train_images: int | None = None  # a seeded subset of the training images (None: all)
     workers: int = 8  # loader processes per training process (ours)
-    # optimiser and schedule (Sec. 4.3)
-    batch_size: int = 1024  # global, over all processes
-    lr: float = 0.5
-    momentum: float = 0.9
     weight_decay: float = 4e-5
-    first_stage_epochs: int = 100
-    later_stage_epochs: int = 5
-    stages: int = 10  # ours: the paper does not give the number of shrinking cycles
-    # shrinking and expanding (Algorithm 1)
-    remove_per_stage: int = 10  # k; the FairNAS variant removes one per layer instead
-    merge_threshold: int = 50  # T
-    criterion_samples: int = 1000  # M of Eq. 5: sampled architectures per operation
-    sharing: str = "shared"  # 'shared' or 'independent' (see benchmark/imagenet/scoring.py)
-    # supernet accuracy P(a): BatchNorm recalibrated on training images, then held-out images (SPOS)
-    bn_eval: str = "recalibrate"  # or tracked, batch (benchmark.vocabulary)
-    recal_images: int = 10240  # ours (SPOS: 20,000)
+    # supernet accuracy P(a)
+    recal_images: int = 10240  # ours (SPOS: 20,000), with bn_eval=recalibrate
     score_images: int = 10000  # ours: a fixed part of the held-out images, decoded once
     eval_batch_size: int = 512
-    # FLOPs budgets (Table 4) and the final selection
+    # FLOPs budgets (Table 4): window [b * (1 - tol), b] per budget
     budgets_m: tuple[float, ...] = (250.0, 321.0, 470.0, 592.0)
-    budget_tolerance: float = 0.02  # window [b * (1 - tol), b] per budget (ours)
-    train_in_window: bool = True  # supernet training samples inside the union of the budget windows
+    budget_tolerance: float = 0.02  # ours
     # retraining
     retrain_epochs: int = 240
     label_smoothing: float = 0.0
     ema_decay: float = 0.0  # 0 = off
     log_every: int = 50
+
+    def check_imagenet(self) -> None:
+        """The checks every ImageNet search preset needs: sizes, counts and epochs at least 1, the FLOPs
+        budgets and their window, retraining's smoothing and EMA, the image subset, the BatchNorm policy
+        (running statistics are always tracked)."""
+        check_positive(self, ("input_size", "eval_resize", "n_val", "batch_size", "recal_images",
+                              "score_images", "eval_batch_size", "retrain_epochs", "log_every"))
+        if self.width_mult <= 0 or self.lr <= 0:
+            raise NasBenchError("width_mult and lr must be positive", "fix them with --set")
+        if self.input_size > self.eval_resize:
+            raise NasBenchError(f"input_size {self.input_size} exceeds eval_resize {self.eval_resize}",
+                                "use eval_resize >= input_size (256 for 224)")
+        if not self.budgets_m or any(b <= 0 for b in self.budgets_m):
+            raise NasBenchError(f"FLOPs budgets {list(self.budgets_m)} are invalid",
+                                "give positive budgets in M")
+        if not 0 <= self.budget_tolerance < 1:
+            raise NasBenchError(f"budget_tolerance {self.budget_tolerance} is invalid",
+                                "use 0 <= budget_tolerance < 1")
+        if not 0 <= self.label_smoothing < 1 or not 0 <= self.ema_decay < 1:
+            raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
+        if self.max_train_images is not None and self.max_train_images < 1:
+            raise NasBenchError("max_train_images must be positive or none", "fix it with --set")
+        if self.workers < 0:
+            raise NasBenchError(f"workers must be >= 0, got {self.workers}", "fix it with --set")
+        self.check_bn(True, self.recal_images)
+
+
+@dataclass(frozen=True)
+class MobileNetPreset(SelectionPreset, ShrinkingPreset, ImageNetSearchPreset):
+    """All knobs of one MobileNet-like search or retraining run; the final selection's (``selection``,
+    ``selection_samples`` and SPOS's evolution settings) are :class:`SelectionPreset`'s."""
+
+    # optimiser and schedule (Sec. 4.3)
+    batch_size: int = 1024  # global, over all processes
+    lr: float = 0.5
+    first_stage_epochs: int = 100
+    later_stage_epochs: int = 5
+    stages: int = 10  # ours: the paper does not give the number of shrinking cycles
+    # shrinking and expanding (Algorithm 1): the FairNAS variant removes one per layer instead of k
+    criterion_samples: int = 1000
+    sharing: str = "shared"  # 'shared' or 'independent' (see benchmark/imagenet/scoring.py)
+    train_in_window: bool = True  # supernet training samples inside the union of the budget windows
 
     @property
     def search_epochs(self) -> int:
@@ -94,47 +122,18 @@ PRESETS: dict[str, MobileNetPreset] = {
         n_mutation=1, retrain_epochs=1, log_every=1),
 }
 
-def get_preset(name: str, overrides: dict[str, str] | None = None) -> MobileNetPreset:
+
+def get_preset(name: str, overrides: Mapping[str, Any] | None = None) -> MobileNetPreset:
     """A named preset with ``key=value`` overrides applied and checked."""
-    preset = parse_overrides(named_preset(PRESETS, name), overrides)
-    validate(preset)
-    return preset
-
-
-def validate_imagenet_run(p: Any, positive: tuple[str, ...]) -> None:
-    """The checks every ImageNet search preset needs (MobileNet here, BS-NAS): ``positive`` fields at least
-    1, image sizes, FLOPs budgets and their window, retraining's smoothing and EMA, the image subset; every
-    number finite and the optimiser's settings within :data:`benchmark.settings.RANGES`."""
-    check_ranges(p)
-    for key in positive:
-        if getattr(p, key) < 1:
-            raise NasBenchError(f"{key} must be at least 1, got {getattr(p, key)}",
-                                f"set {key} to a positive integer")
-    if p.width_mult <= 0 or p.lr <= 0:
-        raise NasBenchError("width_mult and lr must be positive", "fix them with --set")
-    if p.input_size > p.eval_resize:
-        raise NasBenchError(f"input_size {p.input_size} exceeds eval_resize {p.eval_resize}",
-                            "use eval_resize >= input_size (256 for 224)")
-    if not p.budgets_m or any(b <= 0 for b in p.budgets_m):
-        raise NasBenchError(f"FLOPs budgets {list(p.budgets_m)} are invalid", "give positive budgets in M")
-    if not 0 <= p.budget_tolerance < 1:
-        raise NasBenchError(f"budget_tolerance {p.budget_tolerance} is invalid",
-                            "use 0 <= budget_tolerance < 1")
-    if not 0 <= p.label_smoothing < 1 or not 0 <= p.ema_decay < 1:
-        raise NasBenchError("label_smoothing and ema_decay must lie in [0, 1)", "fix them with --set")
-    if p.max_train_images is not None and p.max_train_images < 1:
-        raise NasBenchError("max_train_images must be positive or none", "fix it with --set")
+    return resolve_preset(PRESETS, name, overrides, validate)
 
 
 def validate(p: MobileNetPreset) -> None:
     """Refuse impossible settings before anything runs."""
-    validate_imagenet_run(p, ("input_size", "eval_resize", "n_val", "batch_size", "first_stage_epochs",
-                              "later_stage_epochs", "stages", "merge_threshold", "criterion_samples",
-                              "recal_images", "score_images", "eval_batch_size", "selection_samples",
-                              "retrain_epochs", "log_every"))
-    if p.workers < 0 or p.remove_per_stage < 0:
-        raise NasBenchError("workers and remove_per_stage must be >= 0", "fix them with --set")
-    check_bn_eval(p.bn_eval, True, p.recal_images, IMAGENET_BN_POLICIES)
+    check_ranges(p)  # finite numbers; the optimiser's settings within benchmark.settings.RANGES
+    p.check_imagenet()
+    check_positive(p, ("first_stage_epochs", "later_stage_epochs"))
+    p.check_shrinking()
     if p.sharing not in SHARINGS:
         raise NasBenchError(f"unknown sharing {p.sharing!r}", f"choose one of: {', '.join(SHARINGS)}")
     p.check_selection()

@@ -12,7 +12,7 @@ Two ways to look for it, both inside the window and with the same evaluation bud
 :class:`CachedFitness` evaluates each distinct architecture once, across budgets and methods. The same two
 methods without a window (:func:`evolve`, :func:`best_of`) serve the DARTS search, whose candidates only
 have to fit an optional FLOPs budget. :class:`SelectionPreset` holds the preset fields the MobileNet and
-DARTS searches share.
+DARTS searches share, :class:`EvolutionPreset` the evolution's, which BS-NAS shares too.
 """
 
 from __future__ import annotations
@@ -28,20 +28,20 @@ import pandas as pd
 from benchmark.errors import NasBenchError
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.evolution import Constraint, Fitness, check_settings, evolutionary_search, settings_of
+from benchmark.settings import check_positive
 from benchmark.spaces.base import Arch, SearchSpace
 
 SELECTIONS = ("evolution", "sample")
 
 
 @dataclass(frozen=True, kw_only=True)
-class SelectionPreset:
-    """The final selection's preset fields, shared by the MobileNet and DARTS search presets (keyword-only,
-    so a preset's own fields, ``name`` first, keep their constructor positions; ``dataclasses.fields`` lists
-    these first). Evolution's settings are SPOS's (its search code and its FLOPs-465M MobileNet search;
-    neither SE-NAS nor the DARTS papers give any)."""
+class EvolutionPreset:
+    """The settings of SPOS's evolutionary search (Guo et al. 2020, Sec. 3.4) as the presets name them
+    (:data:`benchmark.search.evolution.SETTINGS`), shared by the BS-NAS, MobileNet and DARTS search presets;
+    the values are SPOS's (its search code and its FLOPs-465M MobileNet search; neither SE-NAS nor the DARTS
+    papers give any). Keyword-only and without a ``name``, so a preset's own fields, ``name`` first, keep
+    their constructor positions."""
 
-    selection: str = "evolution"  # 'evolution' (SPOS's, under the budget) or 'sample' (random search)
-    selection_samples: int = 1000  # 'sample': architectures evaluated (ours: evolution's count)
     population: int = 50
     iterations: int = 20
     topk: int = 10
@@ -49,11 +49,25 @@ class SelectionPreset:
     n_mutation: int = 25
     mutation_prob: float = 0.1
 
+    def check_evolution(self) -> None:
+        """Refuse impossible evolution settings in one line."""
+        check_settings(**settings_of(self))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectionPreset(EvolutionPreset):
+    """The final selection's preset fields, shared by the MobileNet and DARTS search presets: SPOS's
+    evolution (:class:`EvolutionPreset`) or the best of ``selection_samples`` sampled paths."""
+
+    selection: str = "evolution"  # 'evolution' (SPOS's, under the budget) or 'sample' (random search)
+    selection_samples: int = 1000  # 'sample': architectures evaluated (ours: evolution's count)
+
     def check_selection(self) -> None:
-        """Refuse an unknown selection or impossible evolution settings in one line."""
+        """Refuse an unknown selection or impossible selection settings in one line."""
         if self.selection not in SELECTIONS:
             raise NasBenchError(f"unknown selection {self.selection!r}", f"choose one of: {', '.join(SELECTIONS)}")
-        check_settings(**settings_of(self))
+        check_positive(self, ("selection_samples",))
+        self.check_evolution()
 
 
 class CachedFitness:

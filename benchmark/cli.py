@@ -169,7 +169,8 @@ def space_info(space: str = typer.Argument(..., help="A registered space, e.g. n
 # ----------------------------------------------------------------------------------------------- run
 @app.command("run")
 def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
-        space: str = typer.Option("nb201", help="Search space."),
+        space: str = typer.Option("nb201", help="Search space: any registered one that supplies the one-shot "
+                                                "pipeline (nb201; nasbench space info NAME)."),
         dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
         preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
         seed: int = SEED,

@@ -1,4 +1,5 @@
-"""Search-space shrinking from operator scores: SE-NAS (Sec. 3.3, Algorithm 1 line 3) and BS-NAS (Sec. 3.2).
+"""Search-space shrinking from operator scores: SE-NAS (Sec. 3.3, Algorithm 1 line 3), its FairNAS variant
+(Sec. 4.3, one operation per slot) and BS-NAS (Sec. 3.2).
 
 Both take a criterion's table (``slot``, ``op``, ``score``; one row per alive pair), change the space
 in place and return the table with a ``removed`` column. Inputs are checked before anything changes.
@@ -80,6 +81,23 @@ def shrink(space: SearchSpace, scores: pd.DataFrame, k: int) -> pd.DataFrame:
     for slot, op in sorted(chosen, key=lambda p: _tie_key(space, *p)):
         space.remove(slot, op)
     record["removed"] = [(s, o) in chosen for s, o in zip(record["slot"], record["op"])]
+    return record
+
+
+def shrink_per_slot(space: SearchSpace, scores: pd.DataFrame) -> pd.DataFrame:
+    """FairNAS variant (Sec. 4.3): remove the lowest-scoring operation of every slot (layer) with >= 2 alive,
+    in place (ties: canonical operation order). Returns ``scores`` with a ``removed`` column."""
+    record = scores.copy()
+    removed: set[tuple[int, str]] = set()
+    for slot, ops in enumerate(space.alive):
+        if len(ops) < 2:
+            continue
+        table = record[record["slot"] == slot].set_index("op")["score"]
+        worst = min(ops, key=lambda op: (table[op], space.choices[slot].index(op)))
+        removed.add((slot, worst))
+    for slot, op in sorted(removed):
+        space.remove(slot, op)
+    record["removed"] = [(s, o) in removed for s, o in zip(record["slot"], record["op"])]
     return record
 
 

@@ -15,18 +15,18 @@ import torch
 from scipy.stats import chisquare
 from typer.testing import CliRunner
 
+from benchmark.criteria import CriterionContext, create_criterion
 from benchmark.data.imagenet import write_fake_imagenet
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.cli import imagenet_app
 from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.perf import mobilenet_throughput
-from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
 from benchmark.imagenet.search import _SearchRun, budget_windows
 from benchmark.models.complexity import count_flops, count_params
 from benchmark.models.mobilenet import MobileNetSupernet, mobilenet_network, mobilenet_v2
 from benchmark.search.constrained_sampling import WindowSampler
 from benchmark.search.constraints import FlopsConstraint
-from benchmark.shrinking import shrink
+from benchmark.shrinking import shrink, shrink_per_slot
 from benchmark.spaces import SPACES
 from benchmark.spaces.base import SearchSpace
 from benchmark.spaces.mobilenet import IDENTITY, MB_OPS, NOMINAL_SIZE, MobileNetSkeleton, mobilenet_space
@@ -182,7 +182,8 @@ def test_constrained_scores_rank_planted_operations_and_remove_them():
         space = mobilenet_space()
         window = WindowSampler(space, table.per_slot_m(space), table.fixed_m,
                                FlopsConstraint(245, 250, table.flops_m))
-        return space, constrained_scores(space, window, evaluate, M, sharing, criterion, seed=seed)
+        ctx = CriterionContext(evaluate=evaluate, window=window, seed=seed)
+        return space, create_criterion(criterion, M=M, sharing=sharing).score(space, ctx)
 
     space, scores = scored("accuracy")
     assert (scores[scores["feasible"]]["n_samples"] >= 30).all()
@@ -198,7 +199,7 @@ def test_constrained_scores_rank_planted_operations_and_remove_them():
     _, independent = scored("accuracy", M=2, sharing="independent")
     assert independent.attrs["n_evaluations"] >= 2 * independent["feasible"].sum() - 5  # M per pair
     space, scores = scored("senas", M=5, seed=1)
-    fair = shrink_per_layer(space, scores)
+    fair = shrink_per_slot(space, scores)
     assert fair.groupby("slot")["removed"].sum().tolist() == [1] * 21
     assert all(len(ops) == len(c) - 1 for ops, c in zip(space.alive, space.choices))
 

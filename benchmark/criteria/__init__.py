@@ -6,10 +6,19 @@ Eq. 1) and ``groundtruth`` (oracle). Build one with ``create_criterion(name, **o
 """
 
 from benchmark.criteria import baseline, bsnas, groundtruth, magnitude, selection  # noqa: F401 - fill CRITERIA
-from benchmark.criteria.base import CRITERIA, Criterion, CriterionContext, Evaluator, create_criterion
+from benchmark.criteria.base import (
+    CRITERIA,
+    Criterion,
+    CriterionContext,
+    Evaluator,
+    check_normalization_taken,
+    configured_criterion,
+    create_criterion,
+    windowed_criteria,
+)
 from benchmark.criteria.bsnas import bsnas_rating
 from benchmark.criteria.groundtruth import accuracy_table
-from benchmark.criteria.sampling import SHARING, draw_samples, fair_groups
+from benchmark.criteria.sampling import SHARING, draw_samples, fair_groups, window_samples
 from benchmark.criteria.selection import normalize, selection_confidence, selection_importance, senas_score
 
 __all__ = [
@@ -20,11 +29,15 @@ __all__ = [
     "Evaluator",
     "accuracy_table",
     "bsnas_rating",
+    "check_normalization_taken",
+    "configured_criterion",
     "create_criterion",
     "draw_samples",
     "fair_groups",
+    "window_samples",
     "normalize",
     "selection_confidence",
     "selection_importance",
     "senas_score",
+    "windowed_criteria",
 ]

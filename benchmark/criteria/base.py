@@ -20,9 +20,11 @@ import pandas as pd
 from benchmark.errors import NasBenchError
 from benchmark.registry import Registry
 from benchmark.spaces.base import Arch, SearchSpace
+from benchmark.vocabulary import DEFAULT_NORMALIZATION
 
 if TYPE_CHECKING:
     from benchmark.relaxation import DartsRelaxation
+    from benchmark.search.constrained_sampling import WindowSampler
 
 Evaluator = Callable[[list[Arch]], np.ndarray]
 """P(a) of Eq. 4 for a batch of architectures: one accuracy (>= 0) per architecture."""
@@ -41,6 +43,7 @@ class CriterionContext:
     gt_accuracy: GroundTruth | None = None
     seed: int = 0
     relaxation: DartsRelaxation | None = None  # trained DARTS relaxation of the space (``magnitude``)
+    window: WindowSampler | None = None  # a FLOPs window the samples must stay in (SE-NAS Sec. 4.3)
 
     def require(self, names: Sequence[str], criterion: str) -> None:
         """Raise NasBenchError if any field in ``names`` is unset."""
@@ -59,10 +62,14 @@ class Criterion(ABC):
     name: ClassVar[str]
     needs: ClassVar[tuple[str, ...]] = ()
     options: ClassVar[tuple[str, ...]] = ()  # the keyword options its constructor takes
+    windowed: ClassVar[bool] = False  # whether it can score inside a FLOPs window (``ctx.window``)
 
     def score(self, space: SearchSpace, ctx: CriterionContext) -> pd.DataFrame:
         """One row per alive (slot, op) pair with a ``score`` (higher = better) and extra columns."""
         ctx.require(self.needs, self.name)
+        if ctx.window is not None and not self.windowed:
+            raise NasBenchError(f"criterion {self.name!r} cannot score inside a FLOPs window",
+                                f"use one that can: {', '.join(windowed_criteria())}")
         return self._score(space, ctx)
 
     @abstractmethod
@@ -73,6 +80,31 @@ def pairs_frame(space: SearchSpace) -> pd.DataFrame:
     """The ``slot``/``op`` columns of every alive pair, slot-major, in canonical operation order."""
     pairs = space.alive_pairs()
     return pd.DataFrame({"slot": [s for s, _ in pairs], "op": [o for _, o in pairs]})
+
+
+def windowed_criteria() -> list[str]:
+    """The registered criteria that can score inside a FLOPs window."""
+    return [n for n in CRITERIA.names() if CRITERIA.get(n).windowed]
+
+
+def check_normalization_taken(name: str, normalization: str) -> None:
+    """Refuse a non-default Eq. 7 normalisation for a criterion that does not normalise (it would change
+    nothing but the run's name)."""
+    if normalization != DEFAULT_NORMALIZATION and "normalization" not in CRITERIA.get(name).options:
+        raise NasBenchError(f"criterion {name!r} takes no normalization (Eq. 7 is SE-NAS's score), got "
+                            f"--normalization {normalization}", "drop --normalization, or use --criterion senas")
+
+
+def configured_criterion(name: str, normalization: str = DEFAULT_NORMALIZATION, **sampling: object) -> Criterion:
+    """The criterion a run configures: the ``sampling`` options (``M``, ``sharing``, ``batch_size``) when it
+    samples, the run's Eq. 7 ``normalization`` when it normalises (any other is refused,
+    :func:`check_normalization_taken`)."""
+    check_normalization_taken(name, normalization)
+    takes = CRITERIA.get(name).options
+    options: dict[str, object] = dict(sampling) if "M" in takes else {}
+    if "normalization" in takes:
+        options["normalization"] = normalization
+    return create_criterion(name, **options)
 
 
 def create_criterion(name: str, **options: object) -> Criterion:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.criteria.base import CRITERIA, CriterionContext, pairs_frame
+from benchmark.criteria.base import CRITERIA, pairs_frame
 from benchmark.criteria.sampling import SampledCriterion
 from benchmark.spaces.base import SearchSpace
 
@@ -46,9 +46,7 @@ class BSNASCriterion(SampledCriterion):
 
     name = "bsnas"
 
-    def _score(self, space: SearchSpace, ctx: CriterionContext) -> pd.DataFrame:
-        samples = self.samples(space, ctx)
+    def from_samples(self, space: SearchSpace, samples: pd.DataFrame) -> pd.DataFrame:
         frame = bsnas_rating(space, samples)
         frame.insert(2, "score", frame["R"])
-        frame.attrs["n_evaluations"] = samples.attrs["n_evaluations"]
         return frame

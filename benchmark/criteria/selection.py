@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmark.criteria.base import CRITERIA, CriterionContext, pairs_frame
+from benchmark.criteria.base import CRITERIA, pairs_frame
 from benchmark.criteria.sampling import SampledCriterion
 from benchmark.spaces.base import SearchSpace
 from benchmark.vocabulary import check_normalization
@@ -61,15 +61,16 @@ def senas_score(frame: pd.DataFrame, normalization: str) -> np.ndarray:
 
 @CRITERIA.register("accuracy")
 class AccuracyCriterion(SampledCriterion):
-    """Score = SI (Eq. 5): mean supernet accuracy P(a) of sampled architectures holding the op."""
+    """Score = SI (Eq. 5): mean supernet accuracy P(a) of sampled architectures holding the op; SC (Eq. 6)
+    beside it."""
 
     name = "accuracy"
+    windowed = True
 
-    def _score(self, space: SearchSpace, ctx: CriterionContext) -> pd.DataFrame:
-        samples = self.samples(space, ctx)
+    def from_samples(self, space: SearchSpace, samples: pd.DataFrame) -> pd.DataFrame:
         frame = selection_importance(space, samples)
+        frame.insert(3, "SC", selection_confidence(frame))
         frame.insert(2, "score", frame["SI"])
-        frame.attrs["n_evaluations"] = samples.attrs["n_evaluations"]
         return frame
 
 
@@ -79,6 +80,7 @@ class SENASCriterion(SampledCriterion):
 
     name = "senas"
     options = (*SampledCriterion.options, "normalization")
+    windowed = True
 
     def __init__(
         self, M: int = 100, sharing: str = "fair", batch_size: int = 256, normalization: str = "mean"
@@ -87,10 +89,8 @@ class SENASCriterion(SampledCriterion):
         super().__init__(M=M, sharing=sharing, batch_size=batch_size)
         self.normalization = normalization
 
-    def _score(self, space: SearchSpace, ctx: CriterionContext) -> pd.DataFrame:
-        samples = self.samples(space, ctx)
+    def from_samples(self, space: SearchSpace, samples: pd.DataFrame) -> pd.DataFrame:
         frame = selection_importance(space, samples)
         frame.insert(3, "SC", selection_confidence(frame))
         frame.insert(2, "score", senas_score(frame, self.normalization))
-        frame.attrs["n_evaluations"] = samples.attrs["n_evaluations"]
         return frame

@@ -41,13 +41,13 @@ from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
 from benchmark.io import atomic_path, write_json, write_parquet
 from benchmark.methods.base import SupernetRun, versions
+from benchmark.methods.stage import SENASStage
 from benchmark.models.darts_network import GenotypeNetwork
 from benchmark.paths import data_root
 from benchmark.progress import progress_bar
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import history_table, settings_of
 from benchmark.search.selection import CachedFitness, Selection, best_of, evolve
-from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch
 from benchmark.spaces.darts import darts_space, edge_view
 from benchmark.spaces.darts_genotypes import genotype_from_arch
@@ -101,7 +101,7 @@ class SearchState:
     timings: dict[str, float] = field(default_factory=lambda: {"train_s": 0.0, "score_s": 0.0, "rank_s": 0.0})
 
 
-class DartsSearch(SupernetRun):
+class DartsSearch(SupernetRun, SENASStage):
     """SE-NAS (shrinking and expanding) on the DARTS space; Eq. 4 weight averaging (K = 5) by default."""
 
     default_weight_avg_k = 5
@@ -163,20 +163,20 @@ class DartsSearch(SupernetRun):
         return self.p.stage_of(epoch)
 
     def end_of_stage(self, stage: int) -> None:
-        k = min(self.p.remove_per_stage, self.space.removable())
-        if k == 0:
-            return
-        ctx = CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
-                               relaxation=self.relaxation, seed=self.cfg.seed * 1000 + stage)
-        record = shrink(self.space, self.criterion().score(self.space, ctx), k)
-        for r in record.itertuples():
-            self.state.operator_rows.append({"stage": stage, "slot": self.space.slots[int(r.slot)], "op": r.op,
-                                             "score": float(r.score), "removed": bool(r.removed)})
-        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        if self.stage_k() > 0:
+            self.senas_stage(stage)
+
+    def stage_context(self, stage: int) -> CriterionContext:
+        return CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
+                                relaxation=self.relaxation, seed=self.cfg.seed * 1000 + stage)
+
+    def operator_row(self, stage: int, row: Any) -> dict[str, Any]:
+        return {"stage": stage, "slot": self.space.slots[int(row.slot)], "op": row.op, "score": float(row.score),
+                "removed": bool(row.removed)}
+
+    def report_stage(self, stage: int, scores: pd.DataFrame, removed: list[str], groups_before: int) -> None:
         self.log(f"stage {stage}: removed {', '.join(removed)}; {self.space.removable()} removable choices left")
-        self.sampler.space_changed()
         if self.cfg.expand:
-            self.expand()
             self.log(f"stage {stage}: {len(self.model.groups)} child spaces, "
                      f"{len(self.model.copies)} copied edge operations")
 

@@ -53,6 +53,7 @@ class GroundTruth(ABC):
         self.source = source
         self._arch_to_index = arch_to_index
         self._op_scores: dict[str, pd.DataFrame] = {}
+        self._params: dict[str, dict[str, float]] = {}
 
     # -- what a source provides ------------------------------------------------------------------
     @abstractmethod
@@ -115,6 +116,21 @@ class GroundTruth(ABC):
         """The NB201 reporting accuracies of ``arch``: all six, or those of one training dataset."""
         names = list(REPORTED) if dataset is None else reported_for(dataset)
         return {m: self.accuracy(arch, *m.split("/")) for m in names}
+
+    def params(self, archs: Sequence[str], dataset: str) -> np.ndarray:
+        """Parameters (M) of each architecture: the table's own column when it has one, else counted
+        (``torch.utils.flop_counter`` and the parameter count of the built network)."""
+        column = f"{dataset}/params"
+        if column not in self._params:
+            table = self.table()
+            self._params[column] = dict(zip(table["arch"], table[column])) if column in table else {}
+        lookup = self._params[column]
+        if all(a in lookup for a in archs):
+            return np.array([lookup[a] for a in archs], dtype=float)
+        from benchmark.models.complexity import nb201_params_flops  # torch, only for a table without params
+
+        return np.array([lookup[a] if a in lookup else nb201_params_flops(parse_arch(a), dataset)[0]
+                         for a in archs], dtype=float)
 
     def table3_row(self, arch: str | Arch) -> dict[str, float]:
         """One row of SE-NAS Table 3: valid and test accuracy on CIFAR-10, CIFAR-100 and ImageNet16-120."""

@@ -94,7 +94,7 @@ class MobileNetPreset(SelectionPreset, ShrinkingPreset, ImageNetSearchPreset):
     stages: int = 10  # ours: the paper does not give the number of shrinking cycles
     # shrinking and expanding (Algorithm 1): the FairNAS variant removes one per layer instead of k
     criterion_samples: int = 1000
-    sharing: str = "shared"  # 'shared' or 'independent' (see benchmark/imagenet/scoring.py)
+    sharing: str = "shared"  # 'shared' or 'independent' (see benchmark/criteria/sampling.py, window samples)
     train_in_window: bool = True  # supernet training samples inside the union of the budget windows
 
     @property

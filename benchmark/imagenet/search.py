@@ -30,6 +30,14 @@ import numpy as np
 import pandas as pd
 import torch
 
+from benchmark.criteria import (
+    CRITERIA,
+    Criterion,
+    CriterionContext,
+    check_normalization_taken,
+    configured_criterion,
+    windowed_criteria,
+)
 from benchmark.data.imagenet import Sample, scan_imagenet
 from benchmark.distributed import DistInfo, all_reduce_sum, is_main
 from benchmark.errors import NasBenchError
@@ -54,8 +62,7 @@ from benchmark.imagenet.driver import (
     write_config,
     write_result,
 )
-from benchmark.imagenet.presets import CRITERIA, PRESETS, MobileNetPreset, get_preset
-from benchmark.imagenet.scoring import constrained_scores, shrink_per_layer
+from benchmark.imagenet.presets import PRESETS, MobileNetPreset, get_preset
 from benchmark.imagenet.train import (
     fast_settings,
     linear_decay,
@@ -67,13 +74,13 @@ from benchmark.imagenet.train import (
     wrap_ddp,
 )
 from benchmark.io import write_parquet
+from benchmark.methods.stage import SENASStage
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.samplers import strict_fair_group
 from benchmark.search.constrained_sampling import WindowFairSampler, WindowSampler, WindowUniformSampler
 from benchmark.search.constraints import FlopsConstraint
 from benchmark.search.evolution import history_table, settings_of
 from benchmark.search.selection import CachedFitness, select_in_window
-from benchmark.shrinking import shrink
 from benchmark.spaces.base import Arch, SearchSpace
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.mobilenet_flops import FlopsTable
@@ -155,28 +162,31 @@ def budget_windows(budgets: tuple[float, ...], tolerance: float, table: FlopsTab
     return out
 
 
-class _SearchRun:
+class _SearchRun(SENASStage):
     def __init__(self, cfg: SearchConfig, out: Path, shrinks: bool):
         self.cfg, self.out, self.shrinks = cfg, out, shrinks
         opts = dict(cfg.options)
-        self.criterion = opts.pop("criterion", "senas")
+        self.criterion_name = opts.pop("criterion", "senas")
         self.normalization = opts.pop("normalization", "mean")
-        self.expand = bool(opts.pop("expand", True))
+        self.expanding = bool(opts.pop("expand", True))
         self.fair = bool(opts.pop("fair", False))
         if opts:
             raise NasBenchError(f"unknown search option(s) {sorted(opts)}",
                                 "use criterion, normalization, expand, fair")
-        if self.criterion not in CRITERIA:
-            raise NasBenchError(f"unknown criterion {self.criterion!r}", f"choose one of: {', '.join(CRITERIA)}")
+        if not CRITERIA.get(self.criterion_name).windowed:
+            raise NasBenchError(f"criterion {self.criterion_name!r} cannot score inside the FLOPs window of the "
+                                "mobilenet space", f"choose one of: {', '.join(windowed_criteria())}")
         check_normalization(self.normalization)
+        check_normalization_taken(self.criterion_name, self.normalization)
+        self.per_slot = self.fair
         self._evaluator: SupernetAccuracy | None = None
         self.fitness = CachedFitness(lambda archs: self.evaluator()(archs))  # the final selection's P(a)
 
     # ------------------------------------------------------------------ setup
     def identity(self, budgets: tuple[float, ...]) -> dict[str, Any]:
         return {"method": self.cfg.method, "preset": preset_dict(self.p), "seed": self.cfg.seed,
-                "budgets_m": list(budgets), "criterion": self.criterion, "normalization": self.normalization,
-                "expand": self.expand, "fair": self.fair, "shrinks": self.shrinks}
+                "budgets_m": list(budgets), "criterion": self.criterion_name, "normalization": self.normalization,
+                "expand": self.expanding, "fair": self.fair, "shrinks": self.shrinks}
 
     def window(self, constraint: FlopsConstraint) -> WindowSampler:
         return WindowSampler(self.space, self.table.per_slot_m(self.space), self.table.fixed_m, constraint)
@@ -255,28 +265,40 @@ class _SearchRun:
 
     def end_of_stage(self, stage: int) -> None:
         """Lines 3-7: score (Eq. 7 in the window), remove, merge child spaces, copy weights."""
-        p, start = self.p, time.perf_counter()
-        scores = constrained_scores(self.space, self.window(self.union), self.evaluator(), p.criterion_samples,
-                                    p.sharing, self.criterion, self.normalization, seed=self.cfg.seed * 1000 + stage)
-        if self.fair:
-            record = shrink_per_layer(self.space, scores)
-        elif min(p.remove_per_stage, self.space.removable()) > 0:
-            record = shrink(self.space, scores, min(p.remove_per_stage, self.space.removable()))
-        else:
-            record = scores.assign(removed=False)
-        for r in record.itertuples():
-            self.state["operator_rows"].append({
-                "stage": stage, "slot": int(r.slot), "layer": self.space.slots[int(r.slot)], "op": r.op,
-                "score": float(r.score), "SI": float(r.SI), "SC": float(r.SC), "n_samples": int(r.n_samples),
-                "feasible": bool(r.feasible), "removed": bool(r.removed)})
-        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        self._stage_start = time.perf_counter()
+        self.senas_stage(stage)
+
+    def criterion(self) -> Criterion:
+        return configured_criterion(self.criterion_name, self.normalization, M=self.p.criterion_samples,
+                                    sharing=self.p.sharing)
+
+    def stage_context(self, stage: int) -> CriterionContext:
+        return CriterionContext(evaluate=self.evaluator(), window=self.window(self.union),
+                                seed=self.cfg.seed * 1000 + stage)
+
+    def operator_row(self, stage: int, row: Any) -> dict[str, Any]:
+        return {"stage": stage, "slot": int(row.slot), "layer": self.space.slots[int(row.slot)], "op": row.op,
+                "score": float(row.score), "SI": float(row.SI), "SC": float(row.SC),
+                "n_samples": int(row.n_samples), "feasible": bool(row.feasible), "removed": bool(row.removed)}
+
+    @property
+    def operator_rows(self) -> list[dict[str, Any]]:
+        return self.state["operator_rows"]
+
+    @property
+    def expands(self) -> bool:
+        return self.expanding
+
+    def space_changed(self) -> None:
         self.sampler.reset(self.window(self.union))
-        groups_before = len(self.model.groups)
-        if self.expand:
-            origins = self.model.expand(self.space, p.merge_threshold)
-            self._rebuild_optimizer(origins)
-            self.ddp = wrap_ddp(self.model, self.dist, find_unused_parameters=True)
-        seconds = time.perf_counter() - start
+
+    def expand(self) -> None:
+        origins = self.model.expand(self.space, self.p.merge_threshold)
+        self._rebuild_optimizer(origins)
+        self.ddp = wrap_ddp(self.model, self.dist, find_unused_parameters=True)
+
+    def report_stage(self, stage: int, scores: pd.DataFrame, removed: list[str], groups_before: int) -> None:
+        seconds = time.perf_counter() - self._stage_start
         self.state["timings"]["score_s"] += seconds
         self.state["stage_log"].append({"stage": stage, "removed": removed, "space_size": self.space.size(),
                                         "evaluations": int(scores.attrs["n_evaluations"]),
@@ -338,8 +360,8 @@ class _SearchRun:
         train_supernet(self, p.search_epochs, p.log_every, self.after_epoch, p.stage_of_epoch)
         selections = self.select()
         result = {"method": self.cfg.method, "space": "mobilenet", "preset": preset_dict(p), "seed": self.cfg.seed,
-                  "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion,
-                  "expand": self.expand, "fair": self.fair, "fair_groups": self.fair_groups(),
+                  "world_size": dist.world_size, "budgets_m": list(self.budgets), "criterion": self.criterion_name,
+                  "expand": self.expanding, "fair": self.fair, "fair_groups": self.fair_groups(),
                   "final_space_size": self.space.size(),
                   "final_alive": [list(a) for a in self.space.alive], "selections": selections,
                   "selection": {"method": p.selection, "supernet_evaluations": self.fitness.evaluations},

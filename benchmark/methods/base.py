@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+from functools import cached_property
 import platform
 import random
 import subprocess
@@ -28,14 +29,13 @@ from torch import nn
 
 import benchmark
 from benchmark.checkpoint import write_checkpoint
-from benchmark.criteria import CRITERIA, Criterion, create_criterion
+from benchmark.criteria import Criterion, check_normalization_taken, configured_criterion
 from benchmark.data import load_dataset
 from benchmark.data.loader import TensorBatches
 from benchmark.distributed import resolve_device
 from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
-from benchmark.groundtruth import default_groundtruth, load_groundtruth
 from benchmark.io import write_json, write_parquet
 from benchmark.methods.ranking import (
     TAU_CURVE_COLUMNS,
@@ -46,21 +46,20 @@ from benchmark.methods.ranking import (
 )
 from benchmark.metrics.precision import describe
 from benchmark.metrics.ranking import ranking_metrics
-from benchmark.models.nb201_supernet import NB201Supernet
 from benchmark.paths import data_root
 from benchmark.presets import PRESETS, Preset
 from benchmark.progress import progress_bar
 from benchmark.registry import Registry
 from benchmark.resumable import ResumableRun
 from benchmark.samplers import SAMPLERS
-from benchmark.spaces import SPACES
+from benchmark.spaces import SPACES, OneShotSupport
 from benchmark.spaces.base import Arch
-from benchmark.spaces.nb201 import format_arch
+from benchmark.spaces.nb201 import NB201_DATASETS
 from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
 from benchmark.vocabulary import DEFAULT_NORMALIZATION
 
 METHODS: Registry = Registry("method")
-NUM_CLASSES = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}
+NUM_CLASSES = NB201_DATASETS  # the NB201 datasets (standalone training, sweeps)
 RESULT_VERSION = 1
 
 
@@ -167,20 +166,26 @@ class SupernetRun(ResumableRun):
         """The configured operator criterion: a criterion that samples gets the preset's budget
         (``criterion_samples`` as M of Eq. 5), one that normalises gets the run's Eq. 7 normalisation
         (:meth:`check_criterion` refused a normalisation given to a criterion without one)."""
-        takes = CRITERIA.get(self.cfg.criterion).options
-        options: dict[str, Any] = {"M": self.p.criterion_samples, "batch_size": 64} if "M" in takes else {}
-        if "normalization" in takes:
-            options["normalization"] = self.cfg.normalization
-        return create_criterion(self.cfg.criterion, **options)
+        return configured_criterion(self.cfg.criterion, self.cfg.normalization, M=self.p.criterion_samples,
+                                    batch_size=64)
 
     def check_criterion(self) -> None:
         """Refuse a non-default Eq. 7 normalisation for a criterion that does not normalise (it would
         change nothing but the run's name)."""
-        if self.cfg.normalization != DEFAULT_NORMALIZATION and \
-                "normalization" not in CRITERIA.get(self.cfg.criterion).options:
-            raise NasBenchError(f"criterion {self.cfg.criterion!r} takes no normalization (Eq. 7 is SE-NAS's "
-                                f"score), got --normalization {self.cfg.normalization}",
-                                "drop --normalization, or use --criterion senas")
+        check_normalization_taken(self.cfg.criterion, self.cfg.normalization)
+
+    # ------------------------------------------------------------------ SE-NAS (benchmark.methods.stage)
+    @property
+    def operator_rows(self) -> list[dict[str, Any]]:
+        """The operator rows of every stage so far (``operators.parquet``)."""
+        return self.state.operator_rows
+
+    @property
+    def expands(self) -> bool:
+        return self.cfg.expand
+
+    def space_changed(self) -> None:
+        self.sampler.space_changed()
 
     def expand(self) -> None:
         """SE-NAS Sec. 3.4 after a shrink: child spaces of at most T (``merge_threshold``) partial models get
@@ -238,10 +243,13 @@ class SupernetRun(ResumableRun):
 
 
 class OneShotRun(SupernetRun):
-    """The NB201 pipeline; subclasses set ``method`` and override :meth:`end_of_stage` and the state hooks."""
+    """The one-shot pipeline on any space that supplies it (:class:`~benchmark.spaces.OneShotSupport`:
+    NB201, or a space a user registers); subclasses set ``method`` and override :meth:`end_of_stage` and
+    the state hooks."""
 
     method = "base"
-    supernet_class: type[nn.Module] = NB201Supernet
+    expandable = False  # whether the supernet is built expandable (SE-NAS Sec. 3.4)
+    spaces: tuple[str, ...] | None = None  # the spaces the method is written for (None: every one-shot space)
     # keep the evaluated weights of every tau epoch, so a like-for-like partner can rank another method's
     # architectures with them later (benchmark.pairing); the non-shrinking baselines set it
     keeps_snapshots = False
@@ -254,16 +262,33 @@ class OneShotRun(SupernetRun):
         self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
 
     # ------------------------------------------------------------------ setup
+    @cached_property
+    def support(self) -> OneShotSupport:
+        """What the run's space supplies; a one-line error where it supplies nothing or the method does
+        not apply to it."""
+        cfg = self.cfg
+        support = SPACES.get(cfg.space).oneshot
+        if support is None:
+            runs_on = [n for n in SPACES.names() if SPACES.get(n).oneshot is not None]
+            raise NasBenchError(f"the one-shot pipeline cannot search space {cfg.space!r}: it supplies no supernet, "
+                                "datasets or ground truth (SpaceEntry.oneshot)",
+                                f"use --space {' | '.join(runs_on)}; MobileNet (SE-NAS, SPOS, BS-NAS) and DARTS "
+                                "searches run under `nasbench imagenet`")
+        if self.spaces is not None and cfg.space not in self.spaces:
+            raise NasBenchError(f"{self.method} cannot search space {cfg.space!r}: it is written for "
+                                f"{' | '.join(self.spaces)}",
+                                f"use --space {' | '.join(self.spaces)}, or spos | senas on {cfg.space}")
+        if cfg.dataset not in support.datasets:
+            raise NasBenchError(f"unknown dataset {cfg.dataset!r} for space {cfg.space}",
+                                f"choose one of: {', '.join(support.datasets)}")
+        return support
+
     def setup(self) -> None:
         cfg, p = self.cfg, self.p
-        if cfg.dataset not in NUM_CLASSES:
-            raise NasBenchError(f"unknown dataset {cfg.dataset!r}", f"choose one of: {', '.join(NUM_CLASSES)}")
-        if cfg.space != "nb201":
-            raise NasBenchError(f"the NB201 pipeline cannot search space {cfg.space!r}",
-                                "use --space nb201 here; MobileNet (SE-NAS, BS-NAS) and DARTS searches run under `nasbench imagenet`")
+        support = self.support
         self.validate()
         root = data_root(cfg.data_root)
-        self.gt = load_groundtruth(Path(cfg.groundtruth)) if cfg.groundtruth else default_groundtruth(root)
+        self.gt = support.groundtruth(root, cfg.groundtruth)
         self.device = resolve_device(self.cfg.device)
         self.data = load_dataset(cfg.dataset, root, scheme=p.split, seed=cfg.seed, n_val=p.n_val,
                                  max_train=p.max_train, max_val=p.max_val)
@@ -278,8 +303,7 @@ class OneShotRun(SupernetRun):
         """Refuse impossible settings before any data is read or any step is trained."""
 
     def build_model(self) -> nn.Module:
-        return self.supernet_class(num_classes=NUM_CLASSES[self.cfg.dataset], C=self.p.C, N=self.p.N,
-                             bn_affine=False, bn_track=self.p.bn_track)
+        return self.support.supernet(self.space, self.support.datasets[self.cfg.dataset], self.p, self.expandable)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, archs: list[Arch], what: str) -> np.ndarray:
@@ -309,7 +333,7 @@ class OneShotRun(SupernetRun):
             return self._ranking_cache[1]
         archs = self.ranking_archs()
         acc = self.evaluate(archs, what)
-        strings = [format_arch(a) for a in archs]
+        strings = [self.support.format_arch(a) for a in archs]
         ranking = ranking_frame(strings, acc, self.gt, self.cfg.dataset)
         self._ranking_cache = (key, ranking)
         return ranking
@@ -319,7 +343,7 @@ class OneShotRun(SupernetRun):
         this run's validation images and the bias diagnostics (:mod:`benchmark.metrics.precision`,
         :mod:`~benchmark.metrics.diagnostics`)."""
         return {"epoch": epoch, "stage": self.stage_of(epoch), "space_size": self.space.size(),
-                **ranking_report(ranking, len(self.data.val_y), self.cfg.seed)}
+                **ranking_report(ranking, len(self.data.val_y), self.cfg.seed, self.support.conv_count)}
 
     # ------------------------------------------------------------------ method hooks
     def stage_of(self, epoch: int) -> int:
@@ -379,7 +403,7 @@ class OneShotRun(SupernetRun):
         return note
 
     def write_outputs(self, ranking: pd.DataFrame) -> dict[str, Any]:
-        report = ranking_report(ranking, len(self.data.val_y), self.cfg.seed)
+        report = ranking_report(ranking, len(self.data.val_y), self.cfg.seed, self.support.conv_count)
         metrics = ranking_metrics(ranking.supernet_acc.to_numpy(), ranking.gt_acc.to_numpy())
         best = ranking.sort_values("supernet_acc", ascending=False, kind="stable").iloc[0]
         result = {

@@ -40,6 +40,7 @@ class BSNAS(OneShotRun):
 
     method = "bsnas"
     default_weight_avg_k = 1
+    spaces = ("nb201",)  # N_r and the final two-operation rule are NB201's (Sec. 4.1)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -11,16 +11,15 @@ Run folder layout of these files::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from benchmark.metrics.diagnostics import bias_diagnostics
+from benchmark.spaces.nb201 import conv_edges
 from benchmark.metrics.precision import tau_report
 from benchmark.metrics.ranking import spearman_rho
-from benchmark.models.complexity import nb201_params_flops
-from benchmark.spaces.nb201 import parse_arch
 
 RANKINGS_DIR = "rankings"
 SNAPSHOTS_DIR = "snapshots"
@@ -35,35 +34,23 @@ def snapshot_path(run_dir: Path, epoch: int) -> Path:
     return Path(run_dir) / SNAPSHOTS_DIR / f"epoch_{epoch:04d}.pt"
 
 
-def params_of(gt: Any, archs: Sequence[str], dataset: str) -> np.ndarray:
-    """Parameters (M) of each architecture: the ground truth's own column when it has one, else counted
-    (``torch.utils.flop_counter`` and the parameter count of the built network)."""
-    column = f"{dataset}/params"
-    lookup = getattr(gt, "_params_lookup", {}).get(column)
-    if lookup is None:
-        table = gt.table()
-        lookup = dict(zip(table["arch"], table[column])) if column in table else {}
-        gt._params_lookup = {**getattr(gt, "_params_lookup", {}), column: lookup}
-    return np.array([lookup[a] if a in lookup else nb201_params_flops(parse_arch(a), dataset)[0]
-                     for a in archs], dtype=float)
-
-
 def ranking_frame(archs: Sequence[str], supernet_acc: Sequence[float], gt: Any, dataset: str) -> pd.DataFrame:
     """One row per ranked architecture: supernet accuracy, ground-truth accuracy, parameters."""
     archs = list(archs)
     return pd.DataFrame({"arch": archs, "supernet_acc": np.asarray(supernet_acc, dtype=float),
-                         "gt_acc": gt.accuracies(archs, dataset), "params": params_of(gt, archs, dataset)})
+                         "gt_acc": gt.accuracies(archs, dataset), "params": gt.params(archs, dataset)})
 
 
-def ranking_report(ranking: pd.DataFrame, val_images: int, seed: int = 0) -> dict[str, Any]:
+def ranking_report(ranking: pd.DataFrame, val_images: int, seed: int = 0,
+                   conv_count: Callable[[str], int] = conv_edges) -> dict[str, Any]:
     """Tau over the ranking with its precision (:func:`benchmark.metrics.precision.tau_report`), Spearman,
-    and the bias diagnostics (:mod:`benchmark.metrics.diagnostics`); keys are the columns of
-    ``tau_curve.parquet``."""
+    and the bias diagnostics (:mod:`benchmark.metrics.diagnostics`; ``conv_count`` of the ranked space);
+    keys are the columns of ``tau_curve.parquet``."""
     est, gt = ranking["supernet_acc"].to_numpy(), ranking["gt_acc"].to_numpy()
     report = tau_report(est, gt, val_images, seed=seed)
     spearman = float("nan") if report["undefined"] else spearman_rho(est, gt)
     return {**report, "spearman": spearman,
-            **bias_diagnostics(est, gt, ranking["params"].to_numpy(), list(ranking["arch"]))}
+            **bias_diagnostics(est, gt, ranking["params"].to_numpy(), list(ranking["arch"]), conv_count)}
 
 
 TAU_CURVE_COLUMNS = ["epoch", "stage", "space_size", "n_ranked", "tau", "ci_low", "ci_high", "ceiling_median",

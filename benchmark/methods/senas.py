@@ -7,24 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table
 from benchmark.errors import NasBenchError
 from benchmark.data.loader import TensorBatches
-from benchmark.methods.base import METHODS, NUM_CLASSES, OneShotRun
-from benchmark.models.nb201_expanded import ExpandableNB201Supernet
-from benchmark.shrinking import shrink
-from benchmark.spaces.nb201 import format_arch
+from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.methods.stage import SENASStage
+from benchmark.spaces import SPACES
 from benchmark.relaxation import RELAXATIONS, require_relaxation
 from benchmark.vocabulary import check_normalization
 
 
 @METHODS.register("senas")
-class SENAS(OneShotRun):
+class SENAS(OneShotRun, SENASStage):
     """Shrinking-and-expanding supernet; Eq. 4 weight averaging (K = 5) on by default."""
 
     method = "senas"
     default_weight_avg_k = 5
-    supernet_class = ExpandableNB201Supernet
+    expandable = True
 
     def validate(self) -> None:
         cfg, p = self.cfg, self.p
@@ -33,7 +34,7 @@ class SENAS(OneShotRun):
             require_relaxation(cfg.space)  # DARTS weights need a relaxation of the space
         check_normalization(cfg.normalization)
         self.check_criterion()
-        removable = 4 * 6  # NB201: 6 edges x (5 - 1) operations can go while one stays per edge
+        removable = SPACES.get(cfg.space).build().removable()  # NB201: 6 edges x (5 - 1)
         if p.remove_per_stage * p.stages > removable:
             raise NasBenchError(
                 f"k={p.remove_per_stage} operations per stage x {p.stages} stages exceeds the {removable} "
@@ -45,7 +46,7 @@ class SENAS(OneShotRun):
         self.relaxation = None
         if self.cfg.criterion == "magnitude":
             cfg, p, d = self.cfg, self.p, self.data
-            self.relaxation = RELAXATIONS.get(cfg.space)(self.space, NUM_CLASSES[cfg.dataset], p.C, p.N, p,
+            self.relaxation = RELAXATIONS.get(cfg.space)(self.space, self.support.datasets[cfg.dataset], p.C, p.N, p,
                                                          self.device, cfg.seed)
             # alpha steps read the validation split, shuffled and augmented like NB201's DARTS search loader
             self._darts_val = TensorBatches(d.val_x.to(self.device), d.val_y.to(self.device), d.mean, d.std,
@@ -56,41 +57,42 @@ class SENAS(OneShotRun):
         return self._darts_val
 
     # ------------------------------------------------------------------ Algorithm 1, lines 2-7
-    def gt_table(self):
+    def gt_table(self) -> np.ndarray:
         """Ground truth of the full space as an array (for the ``groundtruth`` oracle criterion)."""
         if not hasattr(self, "_gt_table"):
-            lookup = dict(zip(self.gt.table()["arch"], self.gt.accuracies(list(self.gt.table()["arch"]),
-                                                                           self.cfg.dataset)))
-            self._gt_table = accuracy_table(self.space, lambda a: lookup[format_arch(a)])
+            fmt = self.support.format_arch
+            archs = [fmt(a) for a in SPACES.get(self.cfg.space).build().enumerate()]
+            lookup = dict(zip(archs, self.gt.accuracies(archs, self.cfg.dataset)))
+            self._gt_table = accuracy_table(self.space, lambda a: lookup[fmt(a)])
         return self._gt_table
 
     def end_of_stage(self, stage: int) -> None:
-        if self.p.remove_per_stage == 0:
+        if self.stage_k() == 0:
             return
         if self.relaxation is not None:  # DARTS trains as many epochs as the supernet did this stage
             log = self.relaxation.train_epochs(self.p.epochs_per_stage, self._epoch_batches, self._darts_val_batches)
             self.log(f"stage {stage}: DARTS relaxation {log[-1]}")
-        ctx = CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
-                               gt_accuracy=self.gt_table() if self.cfg.criterion == "groundtruth" else None,
-                               seed=self.cfg.seed * 1000 + stage, relaxation=self.relaxation)
-        scores = self.criterion().score(self.space, ctx)
-        record = shrink(self.space, scores, self.p.remove_per_stage)
-        gt_ops = self.gt.operation_scores(self.cfg.dataset)
-        gt_score = {(int(r.edge), r.op): float(r.score) for r in gt_ops.itertuples()}
-        gt_rank = {(int(r.edge), r.op): int(r.rank) for r in gt_ops.itertuples()}
-        for r in record.itertuples():
-            key = (int(r.slot), r.op)
-            self.state.operator_rows.append({
-                "stage": stage, "edge": int(r.slot), "op": r.op, "score": float(r.score),
-                "removed": bool(r.removed), "gt_score": gt_score[key], "gt_rank": gt_rank[key]})
-        removed = [f"{self.space.slots[int(r.slot)]}:{r.op}" for r in record.itertuples() if r.removed]
+        self.senas_stage(stage)
+
+    def stage_context(self, stage: int) -> CriterionContext:
+        return CriterionContext(evaluate=lambda archs: self.evaluate(archs, f"scoring stage {stage}"),
+                                gt_accuracy=self.gt_table() if self.cfg.criterion == "groundtruth" else None,
+                                seed=self.cfg.seed * 1000 + stage, relaxation=self.relaxation)
+
+    def operator_row(self, stage: int, row: Any) -> dict[str, Any]:
+        """The stage's row beside the operation's ground-truth score and rank (SE-NAS Fig. 6)."""
+        if not hasattr(self, "_gt_ops"):
+            gt_ops = self.gt.operation_scores(self.cfg.dataset)
+            self._gt_ops = {(int(r.edge), r.op): (float(r.score), int(r.rank)) for r in gt_ops.itertuples()}
+        gt_score, gt_rank = self._gt_ops[int(row.slot), row.op]
+        return {"stage": stage, "edge": int(row.slot), "op": row.op, "score": float(row.score),
+                "removed": bool(row.removed), "gt_score": gt_score, "gt_rank": gt_rank}
+
+    def report_stage(self, stage: int, scores: Any, removed: list[str], groups_before: int) -> None:
         self.log(f"stage {stage}: removed {', '.join(removed)}; space size now {self.space.size()}")
-        self.sampler.space_changed()
         if self.cfg.expand:
-            self.expand()
             self.log(f"stage {stage}: child spaces {self.model.groups} "
                      f"({len(self.model.copies)} copied edge operations)")
-
 
     # ------------------------------------------------------------------ resume
     def extra_state(self) -> dict[str, Any]:

@@ -12,31 +12,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from benchmark.metrics.precision import undefined_reason
 from benchmark.metrics.ranking import kendall_tau
-from benchmark.spaces.nb201 import parse_arch
-
-CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
-
-
-def conv_edges(arch: str) -> int:
-    """Number of convolution edges of an NB201 cell."""
-    return sum(op in CONV_OPS for op in parse_arch(arch))
-
+from benchmark.spaces.nb201 import conv_edges
 
 def _tau(x: np.ndarray, y: np.ndarray) -> float:
     return float("nan") if undefined_reason(x, y) else kendall_tau(x, y)
 
 
-def within_conv_tau(est: Sequence[float], gt: Sequence[float], archs: Sequence[str]) -> dict[str, Any]:
+def within_conv_tau(est: Sequence[float], gt: Sequence[float], archs: Sequence[str],
+                    conv_count: Callable[[str], int] = conv_edges) -> dict[str, Any]:
     """Pair-weighted mean of tau within groups of equal convolution count; groups whose tau is undefined
     (fewer than two architectures, or constant accuracies) are left out and counted."""
     e, g = np.asarray(est, dtype=float), np.asarray(gt, dtype=float)
-    counts = np.array([conv_edges(a) for a in archs])
+    counts = np.array([conv_count(a) for a in archs])
     total = weight = 0.0
     used = skipped = 0
     for c in np.unique(counts):
@@ -54,7 +47,9 @@ def within_conv_tau(est: Sequence[float], gt: Sequence[float], archs: Sequence[s
 
 
 def bias_diagnostics(est: Sequence[float], gt: Sequence[float], params: Sequence[float],
-                     archs: Sequence[str]) -> dict[str, Any]:
-    """The size bias (supernet and ground truth against parameters) and the within-conv-count tau."""
+                     archs: Sequence[str], conv_count: Callable[[str], int] = conv_edges) -> dict[str, Any]:
+    """The size bias (supernet and ground truth against parameters) and the within-conv-count tau
+    (``conv_count``: convolutions of an architecture string; NB201's by default)."""
     e, g, p = (np.asarray(x, dtype=float) for x in (est, gt, params))
-    return {"tau_supernet_params": _tau(e, p), "tau_gt_params": _tau(g, p), **within_conv_tau(e, g, archs)}
+    return {"tau_supernet_params": _tau(e, p), "tau_gt_params": _tau(g, p),
+            **within_conv_tau(e, g, archs, conv_count)}

@@ -8,7 +8,10 @@ format, the official index order), ``mobilenet`` (with its per-layer FLOPs table
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Callable
+
+from torch import nn
 
 from benchmark.registry import Registry
 from benchmark.spaces.base import Arch, SearchSpace
@@ -16,16 +19,20 @@ from benchmark.spaces.darts import darts_space
 from benchmark.spaces.mobilenet import MobileNetSkeleton, mobilenet_space
 from benchmark.spaces.mobilenet_bsnas import SpringConfig, flops_range, spring_space
 from benchmark.spaces.mobilenet_flops import FlopsTable
-from benchmark.spaces.nb201 import nb201_space
+from benchmark.spaces.nb201 import NB201_DATASETS, conv_edges, format_arch, nb201_space
+from benchmark.spaces.oneshot import OneShotSupport
+from benchmark.spaces.oneshot import SpaceGroundTruth as OneShotGroundTruth
 
 
 @dataclass(frozen=True)
 class SpaceEntry:
-    """A registered space: how to build it, and (where defined) its FLOPs range in M multiply-adds."""
+    """A registered space: how to build it, (where defined) its FLOPs range in M multiply-adds, and (where
+    the one-shot pipeline runs on it) what that pipeline needs (:class:`OneShotSupport`)."""
 
     build: Callable[[], SearchSpace]
     description: str
     flops_range_m: Callable[[], tuple[float, float]] | None = None
+    oneshot: OneShotSupport | None = None
 
 
 SPACES: Registry[SpaceEntry] = Registry("search space")
@@ -39,6 +46,20 @@ def _nb201_flops_range() -> tuple[float, float]:
     return lo, hi
 
 
+def _nb201_supernet(space: SearchSpace, num_classes: int, p: Any, expandable: bool) -> nn.Module:
+    from benchmark.models.nb201_expanded import ExpandableNB201Supernet
+    from benchmark.models.nb201_supernet import NB201Supernet
+
+    cls = ExpandableNB201Supernet if expandable else NB201Supernet
+    return cls(num_classes=num_classes, C=p.C, N=p.N, bn_affine=False, bn_track=p.bn_track)
+
+
+def _nb201_groundtruth(root: Path, path: str | None) -> OneShotGroundTruth:
+    from benchmark.groundtruth import default_groundtruth, load_groundtruth
+
+    return load_groundtruth(Path(path)) if path else default_groundtruth(root)
+
+
 def _mobilenet_flops_range() -> tuple[float, float]:
     return FlopsTable(MobileNetSkeleton()).range_m(mobilenet_space())
 
@@ -49,7 +70,8 @@ def _mobilenet_bsnas_flops_range() -> tuple[float, float]:
 
 
 SPACES.register("nb201")(SpaceEntry(
-    nb201_space, "NAS-Bench-201 cell: 6 edges x 5 operations (CIFAR-10 FLOPs shown)", _nb201_flops_range))
+    nb201_space, "NAS-Bench-201 cell: 6 edges x 5 operations (CIFAR-10 FLOPs shown)", _nb201_flops_range,
+    OneShotSupport(NB201_DATASETS, _nb201_supernet, _nb201_groundtruth, format_arch, conv_edges)))
 SPACES.register("mobilenet")(SpaceEntry(
     mobilenet_space, "MobileNet-like (ProxylessNAS) space of SE-NAS Table 2: 21 layers, 6 inverted "
     "bottlenecks + identity (none in a stage's first block); ImageNet 224 FLOPs shown", _mobilenet_flops_range))
@@ -64,4 +86,4 @@ SPACES.register("mobilenet-bsnas")(SpaceEntry(
     "width), 3^6 x 6^19 architectures (224 px, 1000 classes FLOPs shown)",
     _mobilenet_bsnas_flops_range))
 
-__all__ = ["SPACES", "Arch", "SearchSpace", "SpaceEntry"]
+__all__ = ["SPACES", "Arch", "OneShotSupport", "SearchSpace", "SpaceEntry"]

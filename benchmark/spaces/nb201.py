@@ -19,6 +19,8 @@ OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", 
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 EDGE_NAMES: tuple[str, ...] = tuple(f"{j}<-{i}" for j, i in EDGES)
 NUM_ARCHS = len(OPS) ** len(EDGES)
+CONV_OPS = ("nor_conv_1x1", "nor_conv_3x3")
+NB201_DATASETS: dict[str, int] = {"cifar10": 10, "cifar100": 100, "imagenet16-120": 120}  # and their classes
 EXAMPLE = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
@@ -59,6 +61,11 @@ def format_arch(arch: Arch) -> str:
         raise NasBenchError(f"not an NB201 architecture: {arch!r}", f"give 6 operations from {', '.join(OPS)}")
     a = arch
     return f"|{a[0]}~0|+|{a[1]}~0|{a[2]}~1|+|{a[3]}~0|{a[4]}~1|{a[5]}~2|"
+
+
+def conv_edges(arch: str) -> int:
+    """Number of convolution edges of an NB201 cell (the bias diagnostics' groups)."""
+    return sum(op in CONV_OPS for op in parse_arch(arch))
 
 
 def all_arch_strings() -> list[str]:

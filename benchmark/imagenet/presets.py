@@ -25,7 +25,6 @@ from benchmark.search.selection import SelectionPreset
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 
 SHARINGS = ("shared", "independent")
-CRITERIA = ("senas", "accuracy")
 
 
 @dataclass(frozen=True)

@@ -149,76 +149,78 @@ def arch_info(arch: str = typer.Argument(..., help="NB201: a string or an index 
 @space_app.command("info")
 def space_info(space: str = typer.Argument(..., help="A registered space, e.g. nb201."),
                as_json: bool = AS_JSON) -> None:
-    """Slots, operations per slot, size and FLOPs range of a search space."""
+    """Slots, operations per slot, size and FLOPs range of a search space, and the methods that run on it."""
+    from benchmark.methods.registry import METHODS
     from benchmark.spaces import SPACES
 
     entry = SPACES.get(space)
     s = entry.build()
     lo, hi = entry.flops_range_m() if entry.flops_range_m else (None, None)
+    methods = [m for m in METHODS.names() if space in METHODS.get(m).spaces()]
     obj = {"space": space, "slots": s.num_slots, "ops_per_slot": [len(c) for c in s.choices],
            "operations": sorted({op for c in s.choices for op in c}), "size": s.size(),
-           "flops_min_m": lo, "flops_max_m": hi}
+           "flops_min_m": lo, "flops_max_m": hi, "methods": methods}
     lines = [f"{space}: {entry.description}", f"slots       {s.num_slots}",
              f"ops/slot    {obj['ops_per_slot']}", f"operations  {', '.join(obj['operations'])}",
              f"size        {s.size():,}"]
     if lo is not None:
         lines.append(f"FLOPs       {lo:.2f} .. {hi:.2f} M")
+    lines.append(f"methods     {', '.join(methods) or 'none'} (nasbench run METHOD --space {space})")
     _emit(obj, as_json, lines)
 
 
 # ----------------------------------------------------------------------------------------------- run
 @app.command("run")
-def run(method: str = typer.Argument(..., help="spos | senas | bsnas"),
-        space: str = typer.Option("nb201", help="Search space: any registered one that supplies the one-shot "
-                                                "pipeline (nb201; nasbench space info NAME)."),
-        dataset: str = typer.Option("cifar10", help="cifar10 | cifar100 | imagenet16-120"),
-        preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, SE-NAS Sec. 4.2 settings)"),
+def run(method: str = typer.Argument(..., help="spos | spos_avg | senas | bsnas (nasbench space info NAME: "
+                                                "the methods of a space)"),
+        space: str = typer.Option("nb201", help="Search space: nb201 (ranked against NB201) | darts (CIFAR-10) | "
+                                                "mobilenet | mobilenet-bsnas (ImageNet) | any registered one."),
+        dataset: Optional[str] = typer.Option(None, help="nb201: cifar10 (default) | cifar100 | imagenet16-120; "
+                                                         "darts: cifar10; mobilenet: imagenet."),
+        preset: str = typer.Option("tiny", help="tiny (CPU, minutes) | paper (GPU, the paper's settings)"),
         seed: int = SEED,
         out: Path = typer.Option(..., help="Run directory (resumes if it holds an unfinished run)."),
-        criterion: str = typer.Option("senas", help="Operator criterion for senas."),
-        normalization: str = typer.Option("mean", help="Eq. 7 normalisation: mean | range"),
-        expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
+        criterion: Optional[str] = typer.Option(None, help="Operator criterion of senas (default senas, Eq. 7)."),
+        normalization: Optional[str] = typer.Option(None, help="Eq. 7 normalisation: mean (default) | range"),
+        expand: Optional[bool] = typer.Option(None, "--expand/--no-expand",
+                                              help="SE-NAS expanding (Sec. 3.4; default on)."),
         device: str = typer.Option("auto", help="auto | cpu | cuda"),
-        compile_ops: bool = typer.Option(False, "--compile-ops",
-                                         help="torch.compile each supernet operation (docs/performance.md)."),
+        compile_ops: Optional[bool] = typer.Option(None, "--compile-ops",
+                                                   help="torch.compile each supernet operation (one-shot spaces; "
+                                                        "docs/performance.md)."),
+        flops: Optional[str] = typer.Option(None, "--flops",
+                                            help="MobileNet spaces: FLOPs budgets in M, e.g. 250,321,470,592."),
+        fair: Optional[bool] = typer.Option(None, "--fair", help="mobilenet: FairNAS variant (fair sampling, one "
+                                                                 "removal per layer)."),
         overrides: list[str] = SET,
         data_root: Optional[str] = DATA_ROOT,
         groundtruth: Optional[str] = GT_OPTION,
-        threads: int = THREADS,
+        threads: Optional[int] = typer.Option(None, "--threads", help="CPU threads (default 1); part of the "
+                                                                      "run's configuration (docs/reliability.md)."),
         overwrite: bool = OVERWRITE,
         quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
         as_json: bool = AS_JSON) -> None:
-    """Train a supernet with METHOD, rank architectures and print Kendall's tau against NB201."""
+    """Run METHOD on a search space: on NB201 train a supernet, rank architectures and print Kendall's tau
+    against the ground truth; on DARTS and the MobileNet spaces search and export the architectures found."""
     from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu
-    from benchmark.methods import METHODS, RunConfig
+    from benchmark.imagenet.cli import parse_budgets, print_result
+    from benchmark.methods.driver import RunRequest
+    from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 
-    inputs.check_run(out, device, seed, () if overwrite else inputs.ONESHOT_RESULT)
-    cls = METHODS.get(method)
-    cfg = RunConfig(method=method, dataset=dataset, preset=get_preset(preset, parse_overrides(overrides)),
-                    seed=seed, space=space, criterion=criterion, normalization=normalization, expand=expand,
-                    threads=threads, device=device, compile_ops=compile_ops, data_root=data_root,
-                    groundtruth=groundtruth)
-    if cfg.preset.name == "paper":  # SE-NAS Sec. 4.2, a GPU setting: say how long it takes on a CPU first
-        _warn(paper_on_cpu(device, cfg.preset.C, cfg.preset.N, threads,
-                           lambda: [oneshot_workload(cfg.preset, dataset, method)]))
+    driver = METHODS.get(method).driver(space)
+    inputs.check_run(out, device, seed, () if overwrite or not driver.ranked else inputs.ONESHOT_RESULT)
     log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
-    runner = cls(cfg, out, progress=not quiet, log=log, overwrite=overwrite)
-    result = runner.run()
-    if runner.finished_before:
-        typer.echo(f"{out}: already finished (the same configuration); its result follows "
-                   "(--overwrite runs it again)", err=True)
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    typer.echo(summary_line(result))
-
-
-def summary_line(result: dict[str, Any]) -> str:
-    return (f"{result['method']} on {result['config']['dataset']} (seed {result['seed']}): "
-            f"Kendall's tau = {result['tau']:.4f}, Spearman = {result['spearman']:.4f} over "
-            f"{result['n_ranked']} architectures; best {result['best_arch']} "
-            f"[{result['scale']}]")
+    request = driver.check(RunRequest(
+        method=method, space=space, out=out, preset=preset, overrides=parse_overrides(overrides), seed=seed,
+        dataset=dataset, device=device, data_root=data_root, overwrite=overwrite, progress=not quiet, log=log,
+        notice=lambda s: typer.echo(s, err=True), criterion=criterion, normalization=normalization,
+        expand=expand, groundtruth=groundtruth, compile_ops=compile_ops, budgets_m=parse_budgets(flops),
+        fair=fair, threads=threads))
+    if driver.ranked and preset == "paper":  # SE-NAS Sec. 4.2, a GPU setting: say how long it takes on a CPU first
+        p = get_preset(preset, dict(request.overrides))
+        _warn(paper_on_cpu(device, p.C, p.N, threads or 1, lambda: [oneshot_workload(p, request.dataset, method)]))
+    print_result(driver.run(request), as_json, driver.summary)
 
 
 # ------------------------------------------------------------------------------------------- compare
@@ -243,7 +245,7 @@ def compare(out: Path = typer.Option(Path("runs/quickstart"), help="Results dire
     from benchmark.cpu_estimate import paper_on_cpu, sweep_workloads
     from benchmark.harness.config import parse_config
     from benchmark.harness.sweep import sweep
-    from benchmark.methods import RunConfig
+    from benchmark.methods.base import RunConfig
 
     seed_list = list(parse_seeds(seeds))
     inputs.output_folder(out)

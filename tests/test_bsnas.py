@@ -256,13 +256,14 @@ def test_a_shrinking_step_in_the_spring_space_keeps_widths_shared():
 # ------------------------------------------------------------------------------------- NB201 end to end
 @pytest.fixture(scope="module")
 def nb201_run(root, tmp_path_factory):
-    from benchmark.methods import METHODS, RunConfig
+    from benchmark.methods.base import RunConfig
+    from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 
     out = tmp_path_factory.mktemp("bsnas-nb201")
     preset = get_preset("tiny", {**FAST, "stages": "3", "tau_epochs": "3", "rank_archs": "6"})
     cfg = RunConfig(method="bsnas", dataset="cifar10", preset=preset, device="cpu", data_root=str(root))
-    return out, METHODS.get("bsnas")(cfg, out, progress=False, log=lambda s: None).run()
+    return out, METHODS.get("bsnas").oneshot(cfg, out, progress=False, log=lambda s: None).run()
 
 
 def test_bsnas_runs_end_to_end_on_nb201(nb201_run):
@@ -287,11 +288,12 @@ def test_bsnas_runs_end_to_end_on_nb201(nb201_run):
 
 
 def test_an_interrupted_nb201_run_resumes_to_the_same_result(nb201_run, root, tmp_path, monkeypatch):
-    from benchmark.methods import METHODS, RunConfig
+    from benchmark.methods.base import RunConfig
+    from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 
     whole_dir, whole = nb201_run
-    cls = METHODS.get("bsnas")
+    cls = METHODS.get("bsnas").oneshot
     preset = get_preset("tiny", {**FAST, "stages": "3", "tau_epochs": "3", "rank_archs": "6"})
     cfg = RunConfig(method="bsnas", dataset="cifar10", preset=preset, device="cpu", data_root=str(root))
     kill_at_epoch(monkeypatch, cls, 3)
@@ -307,7 +309,8 @@ def test_an_interrupted_nb201_run_resumes_to_the_same_result(nb201_run, root, tm
 
 
 def test_bad_nb201_settings_are_refused_before_training(root, tmp_path):
-    from benchmark.methods import METHODS, RunConfig
+    from benchmark.methods.base import RunConfig
+    from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 
     for overrides, space, match in (({"stages": "5"}, "nb201", "stages <= 4"),
@@ -315,7 +318,7 @@ def test_bad_nb201_settings_are_refused_before_training(root, tmp_path):
         cfg = RunConfig(method="bsnas", dataset="cifar10", preset=get_preset("tiny", {**FAST, **overrides}),
                         space=space, device="cpu", data_root=str(root))
         with pytest.raises(NasBenchError, match=match):
-            METHODS.get("bsnas")(cfg, tmp_path, progress=False, log=lambda s: None).run()
+            METHODS.get("bsnas").oneshot(cfg, tmp_path, progress=False, log=lambda s: None).run()
         assert not (tmp_path / "checkpoint.pt").exists()
 
 
@@ -339,16 +342,22 @@ TINY_IMAGENET = {"keep": "18,9", "samples_per_op": "1", "n_val": "9", "batch_siz
 
 @pytest.fixture(scope="module")
 def imagenet_run(tmp_path_factory):
-    from benchmark.bsnas.imagenet import BSNASImageNet
+    from benchmark.bsnas.imagenet import BSNAS_ON_SPRING
     from benchmark.data.imagenet import write_fake_imagenet
-    from benchmark.imagenet.config import SearchConfig
-    from benchmark.imagenet.methods import IMAGENET_METHODS
+    from benchmark.methods.registry import METHODS
 
     base = tmp_path_factory.mktemp("bsnas-imagenet")
     folder = write_fake_imagenet(base / "imagenet", classes=3, train_per_class=8, val_per_class=2)
-    assert IMAGENET_METHODS.get("bsnas") is BSNASImageNet
-    cfg = SearchConfig(method="bsnas", preset="tiny", data_root=str(folder), device="cpu", overrides=TINY_IMAGENET)
-    return folder, base / "run", BSNASImageNet().search(cfg, base / "run")
+    driver = METHODS.get("bsnas").driver("mobilenet-bsnas")
+    assert driver is BSNAS_ON_SPRING
+    return folder, base / "run", driver.run(driver.check(bsnas_request(folder, base / "run")))
+
+
+def bsnas_request(folder, out):
+    from benchmark.methods.driver import RunRequest
+
+    return RunRequest(method="bsnas", space="mobilenet-bsnas", out=out, preset="tiny", data_root=str(folder),
+                      device="cpu", overrides=TINY_IMAGENET)
 
 
 def test_bsnas_imagenet_search_exports_architectures_within_budget(imagenet_run):
@@ -379,7 +388,6 @@ def test_bsnas_imagenet_search_exports_architectures_within_budget(imagenet_run)
 
 def test_an_interrupted_imagenet_search_resumes_to_the_same_result(imagenet_run, tmp_path, monkeypatch):
     from benchmark.bsnas import imagenet as bsnas_imagenet
-    from benchmark.imagenet.config import SearchConfig
 
     folder, whole_dir, whole = imagenet_run
     original = bsnas_imagenet._BSNASRun.checkpoint
@@ -389,12 +397,12 @@ def test_an_interrupted_imagenet_search_resumes_to_the_same_result(imagenet_run,
         if self.state["epoch"] == 1:
             raise KeyboardInterrupt("simulated kill")
 
-    cfg = SearchConfig(method="bsnas", preset="tiny", data_root=str(folder), device="cpu", overrides=TINY_IMAGENET)
+    request = bsnas_request(folder, tmp_path)
     monkeypatch.setattr(bsnas_imagenet._BSNASRun, "checkpoint", crash_after_first_epoch)
     with pytest.raises(KeyboardInterrupt):  # after the shrinking step: the lr schedule is mid-way
-        bsnas_imagenet.BSNASImageNet().search(cfg, tmp_path)
+        bsnas_imagenet.search_request(request)
     monkeypatch.setattr(bsnas_imagenet._BSNASRun, "checkpoint", original)
-    resumed = bsnas_imagenet.BSNASImageNet().search(cfg, tmp_path)
+    resumed = bsnas_imagenet.search_request(request)
     assert resumed["selections"] == whole["selections"] and resumed["final_alive"] == whole["final_alive"]
     for name in ("samples", "operators"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / f"{name}.parquet"),
@@ -415,16 +423,16 @@ def test_bsnas_retrains_an_exported_architecture(imagenet_run, tmp_path):
 
 
 def test_an_impossible_flops_budget_is_refused_before_training(tmp_path):
-    from benchmark.bsnas.imagenet import BSNASImageNet
+    from benchmark.bsnas.imagenet import search_request
     from benchmark.data.imagenet import write_fake_imagenet
-    from benchmark.imagenet.config import SearchConfig
+    from benchmark.methods.driver import RunRequest
 
     folder = write_fake_imagenet(tmp_path / "imagenet")
     for overrides, budgets, match in (({}, (50.0,), r"no architecture of the mobilenet-bsnas space meets the FLOPs "
                                                    r"budget 50M .* spans 0\.3\d\d-1\.6\d\dM"),
                                       ({"keep": "18,9,9"}, None, "does not decrease")):
-        cfg = SearchConfig(method="bsnas", preset="tiny", data_root=str(folder), device="cpu", budgets_m=budgets,
-                           overrides=overrides)
+        request = RunRequest(method="bsnas", space="mobilenet-bsnas", out=tmp_path / "run", preset="tiny",
+                             data_root=str(folder), device="cpu", budgets_m=budgets, overrides=overrides)
         with pytest.raises(NasBenchError, match=match):
-            BSNASImageNet().search(cfg, tmp_path / "run")
+            search_request(request)
         assert not (tmp_path / "run" / "checkpoint.pt").exists()

@@ -26,6 +26,7 @@ def test_space_info_for_every_registered_space(monkeypatch, capsys, space):
     assert {"slots", "size", "flops_min_m", "flops_max_m"} <= set(info)
     if info["flops_min_m"] is not None:
         assert 0 < info["flops_min_m"] < info["flops_max_m"]
+    assert info["methods"], "every registered space is searched by some method (nasbench run METHOD --space)"
 
 
 def test_nb201_space_info(monkeypatch, capsys):

@@ -149,9 +149,9 @@ def test_spos_and_senas_run_on_a_registered_toy_space(toy, monkeypatch, capsys, 
 
 
 @pytest.mark.parametrize("method, space, match", [
-    ("senas", "darts", "one-shot pipeline cannot search space 'darts'"),
-    ("spos", "mobilenet", "one-shot pipeline cannot search space 'mobilenet'"),
-    ("bsnas", "toy", "bsnas cannot search space 'toy'"),
+    ("spos", "darts", "spos cannot search space 'darts': it supplies no one-shot pipeline"),
+    ("spos_avg", "mobilenet", "spos_avg cannot search space 'mobilenet'"),
+    ("bsnas", "toy", "bsnas cannot search space 'toy': the method is written for other spaces"),
 ])
 def test_spaces_a_method_does_not_apply_to_are_refused_in_one_line(toy, monkeypatch, capsys, tmp_path, method,
                                                                    space, match):

@@ -356,13 +356,15 @@ def test_spos_with_fair_sampling_and_eq4_averaging_resumes_to_the_same_result(ro
     as uniform sampling, and a run killed after epoch 1 resumes to the uninterrupted result."""
     from conftest import FAST, kill_at_epoch
 
-    from benchmark.methods import METHODS, RunConfig
+    from benchmark.methods.base import RunConfig
+
+    from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 
     preset = get_preset("tiny", {**FAST, "sampler": "fair", "weight_avg_k": "2", "stages": "1",
                                  "epochs_per_stage": "2", "tau_epochs": "2", "max_train": "128"})
     cfg = RunConfig(method="spos", dataset="cifar10", preset=preset, device="cpu", data_root=str(root))
-    cls = METHODS.get("spos")
+    cls = METHODS.get("spos").oneshot
 
     def run(out):
         return cls(cfg, tmp_path / out, progress=False, log=lambda s: None).run()

@@ -16,7 +16,8 @@ from scipy import stats
 from benchmark.errors import NasBenchError
 from benchmark.groundtruth import load_groundtruth
 from benchmark.harness.runs import Runtime, build_run
-from benchmark.methods import METHODS, RunConfig
+from benchmark.methods.base import RunConfig
+from benchmark.methods.registry import METHODS
 from benchmark.methods.ranking import ranking_path, snapshot_path
 from benchmark.metrics.diagnostics import bias_diagnostics, within_conv_tau
 from benchmark.metrics.precision import (
@@ -118,7 +119,7 @@ def runs(tmp_path_factory, root) -> dict[str, Path]:
     dirs = {}
     for method in ("spos", "spos_avg", "senas"):
         dirs[method] = base / method
-        METHODS.get(method)(_cfg(method), dirs[method], progress=False, log=lambda s: None).run()
+        METHODS.get(method).oneshot(_cfg(method), dirs[method], progress=False, log=lambda s: None).run()
     return dirs
 
 

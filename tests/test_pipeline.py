@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from benchmark.errors import NasBenchError
-from benchmark.methods import METHODS, RunConfig
+from benchmark.methods.base import RunConfig
+from benchmark.methods.registry import METHODS
 from benchmark.presets import get_preset
 from tests.conftest import FAST, kill_at_epoch, same
 
@@ -18,7 +19,7 @@ def _cfg(method: str, **kw) -> RunConfig:
 
 
 def _run(method, out, **kw):
-    return METHODS.get(method)(_cfg(method, **kw), out, progress=False, log=lambda s: None).run()
+    return METHODS.get(method).oneshot(_cfg(method, **kw), out, progress=False, log=lambda s: None).run()
 
 
 @pytest.mark.slow
@@ -53,7 +54,7 @@ def test_run_writes_every_output(tmp_path, root, method, criterion):
 @pytest.mark.parametrize("method", ["spos", "senas"])
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, root, method, monkeypatch):
     whole = _run(method, tmp_path / "whole")
-    kill_at_epoch(monkeypatch, METHODS.get(method), 2)
+    kill_at_epoch(monkeypatch, METHODS.get(method).oneshot, 2)
     with pytest.raises(KeyboardInterrupt):
         _run(method, tmp_path / "resumed")
     assert (tmp_path / "resumed/checkpoint.pt").exists() and not (tmp_path / "resumed/result.json").exists()
@@ -88,7 +89,7 @@ def test_finished_run_is_not_redone(tmp_path, root):
 
 
 def test_checkpoint_of_another_config_is_refused(tmp_path, root, monkeypatch):
-    cls = METHODS.get("spos")
+    cls = METHODS.get("spos").oneshot
     monkeypatch.setattr(cls, "run_epoch", lambda self, e, t: (_ for _ in ()).throw(KeyboardInterrupt())
                         if e == 2 else None)  # the run itself writes the checkpoint of epoch 1
     with pytest.raises(KeyboardInterrupt):

@@ -27,7 +27,8 @@ from benchmark.identity import run_id
 from benchmark.imagenet.train import load_checkpoint as imagenet_load_checkpoint
 from benchmark.io import read_json, write_json
 from benchmark.locks import FolderLock
-from benchmark.methods import METHODS, RunConfig
+from benchmark.methods.base import RunConfig
+from benchmark.methods.registry import METHODS
 from benchmark.presets import get_preset
 from benchmark.resumable import cpu_threads
 from benchmark.standalone import StandaloneConfig, StandaloneRun, get_standalone_preset
@@ -71,7 +72,7 @@ def cfg(method: str = "spos", **kw) -> RunConfig:
 
 
 def run(out: Path, method: str = "spos", log=lambda s: None, **kw):
-    return METHODS.get(method)(cfg(method, **kw), out, progress=False, log=log).run()
+    return METHODS.get(method).oneshot(cfg(method, **kw), out, progress=False, log=log).run()
 
 
 def sweep_config(**changes) -> dict:
@@ -157,7 +158,7 @@ def test_thread_count_is_part_of_the_configuration_and_restored():
 
 
 def test_resume_under_another_thread_count_is_refused(tmp_path, root, monkeypatch):
-    kill_at_epoch(monkeypatch, METHODS.get("spos"), 2)
+    kill_at_epoch(monkeypatch, METHODS.get("spos").oneshot, 2)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path, threads=1)
     monkeypatch.undo()
@@ -275,7 +276,7 @@ def test_corrupt_checkpoint_and_stale_temp_files_on_resume(tmp_path, root, monke
 
 
 def test_run_interrupted_before_its_first_checkpoint_leaves_no_folder(tmp_path, root, monkeypatch):
-    kill_at_epoch(monkeypatch, METHODS.get("spos"), 1)
+    kill_at_epoch(monkeypatch, METHODS.get("spos").oneshot, 1)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "new" / "out")
     assert not (tmp_path / "new" / "out").exists()

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from benchmark.bsnas.presets import PRESETS, BSNASPreset, get_preset
+from benchmark.bsnas.presets import get_preset
 from benchmark.bsnas.step_shrinking import (
     SAMPLE_COLUMNS,
     ShrinkSchedule,
@@ -45,6 +45,7 @@ from benchmark.imagenet.driver import (
     check_steps,
     export_arch,
     imagenet_root,
+    in_process_group,
     read_arch_record,
     search_images,
     search_intro,
@@ -55,7 +56,7 @@ from benchmark.imagenet.driver import (
     write_result,
 )
 from benchmark.imagenet.retrain import RetrainConfig, train_from_scratch
-from benchmark.imagenet.search import cached_images
+from benchmark.imagenet.search import cached_images, selections_summary
 from benchmark.imagenet.train import (
     fast_settings,
     load_checkpoint,
@@ -66,6 +67,7 @@ from benchmark.imagenet.train import (
     wrap_ddp,
 )
 from benchmark.io import write_parquet
+from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.models.complexity import count_params
 from benchmark.models.spring import SpringNetwork, SpringSupernet, build_network
 from benchmark.search.constraints import FlopsConstraint
@@ -181,9 +183,6 @@ class SupernetAccuracy:
 
 class _BSNASRun:
     def __init__(self, cfg: SearchConfig, out: Path):
-        if cfg.options:
-            raise NasBenchError(f"bsnas takes no search option(s) {sorted(cfg.options)}",
-                                "drop --criterion/--normalization/--expand/--fair for bsnas")
         self.cfg, self.out = cfg, out
         self._evaluator: SupernetAccuracy | None = None
 
@@ -338,13 +337,18 @@ class _BSNASRun:
         return result
 
 
-class BSNASImageNet:
-    """BS-NAS: spring supernet, fair sampling, step-shrinking by R_i, evolution under FLOPs budgets."""
+def search_request(request: RunRequest) -> dict[str, Any] | None:
+    """BS-NAS on its spring space as ``nasbench run bsnas --space mobilenet-bsnas`` (or ``nasbench imagenet
+    mobilenet search --method bsnas``) states it, in torchrun's process group: spring supernet, fair
+    sampling, step-shrinking by R_i, evolution under FLOPs budgets; the main process's result."""
+    cfg = SearchConfig(method=request.method, preset=request.preset, overrides=request.overrides,
+                       data_root=request.data_root, seed=request.seed, device=request.device,
+                       budgets_m=request.budgets_m, resume=not request.overwrite)
+    return in_process_group(request.device, lambda: _BSNASRun(cfg, request.out).run())
 
-    presets: dict[str, BSNASPreset] = PRESETS
 
-    def search(self, cfg: SearchConfig, out_dir: Path) -> dict[str, Any]:
-        return _BSNASRun(cfg, Path(out_dir)).run()
+BSNAS_ON_SPRING = SpaceDriver(run=search_request, summary=selections_summary, datasets=("imagenet",),
+                              takes=frozenset({"budgets_m"}))
 
 
 # ------------------------------------------------------------------------------------------ retrain

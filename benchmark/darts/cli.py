@@ -6,9 +6,8 @@ darts``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 
@@ -23,7 +22,7 @@ from benchmark.cli_options import (
     command_group,
     parse_overrides,
 )
-from benchmark.imagenet.cli import OUT, RESUME, run_driver
+from benchmark.imagenet.cli import OUT, RESUME, print_result, run_driver
 
 darts_app = command_group("The DARTS space: SE-NAS search on CIFAR-10, ImageNet retraining.")
 
@@ -44,31 +43,31 @@ def search(preset: str = PRESET,
            out: Path = OUT,
            seed: int = SEED,
            device: str = DEVICE,
-           criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy | magnitude | random"),
-           normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
-           expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
+           criterion: Optional[str] = typer.Option(None, "--criterion", help="senas (Eq. 7, default) | accuracy | "
+                                                                             "magnitude | random"),
+           normalization: Optional[str] = typer.Option(None, "--normalization",
+                                                       help="Eq. 7 normalisation: mean (default) | range"),
+           expand: Optional[bool] = typer.Option(None, "--expand/--no-expand",
+                                                 help="SE-NAS expanding (Sec. 3.4; default on)."),
            overrides: list[str] = SET,
            threads: int = THREADS,
            overwrite: bool = OVERWRITE,
            quiet: bool = typer.Option(False, "--quiet", help="No progress bars or lines."),
            as_json: bool = AS_JSON) -> None:
-    """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out."""
-    from benchmark.darts.presets import get_search_preset
-    from benchmark.darts.search import DartsSearch, DartsSearchConfig
+    """Search the DARTS space on CIFAR-10 with SE-NAS; writes genotype.txt and result.json to --out (the same
+    run as `nasbench run senas --space darts`)."""
+    from benchmark.methods.driver import RunRequest
+    from benchmark.methods.registry import METHODS
 
     out = inputs.check_run(out, device, seed)
-    cfg = DartsSearchConfig(preset=get_search_preset(preset, parse_overrides(overrides, "epochs=5")), seed=seed,
-                            criterion=criterion, normalization=normalization, expand=expand, device=device,
-                            data_root=data_root, threads=threads)
-    log = (lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None)
-    result = DartsSearch(cfg, out, progress=not quiet, log=log, overwrite=overwrite).run()
-    if as_json:
-        typer.echo(json.dumps(result, indent=2))
-        return
-    im, sel = result["imagenet"], result["selection"]
-    typer.echo(f"{result['genotype']}\nselected by {sel['method']} over {sel['supernet_evaluations']} supernet "
-               f"evaluations; ImageNet mobile network: {im['params_m']:.2f}M parameters, "
-               f"{im['flops_m']:.1f}M multiply-accumulates [{result['scale']}]")
+    driver = METHODS.get("senas").driver("darts")
+    request = driver.check(RunRequest(
+        method="senas", space="darts", out=out, preset=preset, overrides=parse_overrides(overrides, "epochs=5"),
+        seed=seed, device=device, data_root=data_root, overwrite=overwrite, progress=not quiet,
+        log=(lambda s: typer.echo(s, err=True)) if not as_json else (lambda s: None),
+        notice=lambda s: typer.echo(s, err=True), criterion=criterion, normalization=normalization,
+        expand=expand, threads=threads))
+    print_result(driver.run(request), as_json, driver.summary)
 
 
 @darts_app.command("retrain")

@@ -32,7 +32,7 @@ import torch
 from benchmark.criteria import CRITERIA, CriterionContext
 from benchmark.darts.cost import IMAGENET_MOBILE, CostTable
 from benchmark.darts.expanded import ExpandableDartsSupernet
-from benchmark.darts.presets import SearchPreset
+from benchmark.darts.presets import SearchPreset, get_search_preset
 from benchmark.darts.relaxation import DartsSpaceRelaxation
 from benchmark.data import load_dataset
 from benchmark.distributed import resolve_device
@@ -41,6 +41,7 @@ from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
 from benchmark.io import atomic_path, write_json, write_parquet
 from benchmark.methods.base import SupernetRun, versions
+from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.methods.stage import SENASStage
 from benchmark.models.darts_network import GenotypeNetwork
 from benchmark.paths import data_root
@@ -286,3 +287,30 @@ class DartsSearch(SupernetRun, SENASStage):
             tmp.write_text(str(genotype) + "\n")
         write_json(self.out / "result.json", result)
         return result
+
+
+# ------------------------------------------------------------------------------------ as a driver
+def run_request(request: RunRequest) -> dict[str, Any]:
+    """SE-NAS on the DARTS space as ``nasbench run senas --space darts`` (or ``nasbench imagenet darts
+    search``) states it; a finished search in ``request.out`` is read back."""
+    cfg = DartsSearchConfig(preset=get_search_preset(request.preset, dict(request.overrides)), seed=request.seed,
+                            **request.senas_options(), threads=request.threads or DartsSearchConfig.threads,
+                            device=request.device, data_root=request.data_root)
+    search = DartsSearch(cfg, request.out, progress=request.progress, log=request.log, overwrite=request.overwrite)
+    result = search.run()
+    if search.finished_before:
+        request.notice(f"{request.out}: already finished (the same configuration); its result follows "
+                       "(--overwrite runs it again)")
+    return result
+
+
+def summary(result: dict[str, Any]) -> str:
+    """The genotype found, how it was selected, its ImageNet mobile network's size and the run's scale."""
+    im, sel = result["imagenet"], result["selection"]
+    return (f"{result['genotype']}\nselected by {sel['method']} over {sel['supernet_evaluations']} supernet "
+            f"evaluations; ImageNet mobile network: {im['params_m']:.2f}M parameters, "
+            f"{im['flops_m']:.1f}M multiply-accumulates [{result['scale']}]")
+
+
+SENAS_ON_DARTS = SpaceDriver(run=run_request, summary=summary, datasets=(DATASET,),
+                             takes=frozenset({"criterion", "normalization", "expand", "threads"}))

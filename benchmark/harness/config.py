@@ -184,7 +184,8 @@ class SweepConfig:
         """The cross product, in order preset > seed > dataset > method > (criterion, normalization,
         expand) or architecture, without duplicates; each one-shot run's settings pass its method's
         ``validate()``."""
-        from benchmark.methods import METHODS, RunConfig
+        from benchmark.methods.base import RunConfig
+        from benchmark.methods.registry import METHODS
         from benchmark.standalone import METHOD, StandaloneConfig
 
         specs: dict[str, RunSpec] = {}
@@ -206,7 +207,7 @@ class SweepConfig:
                 cfg = RunConfig(method=method, dataset=dataset, preset=self.oneshot_presets[preset],
                                 seed=seed, space=self.space, **extra)
                 with _at(f"{self.source} ({method}, preset {preset})"):
-                    METHODS.get(method)(cfg, Path(os.devnull), progress=False, log=lambda s: None).validate()
+                    METHODS.get(method).oneshot(cfg, Path(os.devnull), progress=False, log=lambda s: None).validate()
                 spec = RunSpec.of(oneshot_resolved(cfg))
                 specs.setdefault(spec.run_id, spec)
         return list(specs.values())
@@ -215,8 +216,8 @@ class SweepConfig:
 def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
     """Validate a parsed config (a dict) and build its presets; see ``docs/sweeps.md`` for the schema."""
     from benchmark.criteria import CRITERIA
-    from benchmark.methods import METHODS
     from benchmark.methods.base import NUM_CLASSES
+    from benchmark.methods.registry import oneshot_methods
     from benchmark.presets import PRESETS, Preset, get_preset
     from benchmark.spaces import SPACES
     from benchmark.vocabulary import NORMALIZATIONS
@@ -224,7 +225,7 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
 
     with _at(source):
         _check_keys(raw, TOP_KEYS, "")
-        methods = _choices(raw, "methods", METHODS.names() + [METHOD], None)
+        methods = _choices(raw, "methods", oneshot_methods() + [METHOD], None)
         oneshot = [m for m in methods if m != METHOD]
         for key in SENAS_KEYS:
             if key in raw and "senas" not in methods:

@@ -56,7 +56,7 @@ class RunSpec:
 
 def build_config(resolved: dict[str, Any], runtime: Runtime) -> Any:
     """The ``RunConfig`` or ``StandaloneConfig`` a resolved config stands for."""
-    from benchmark.methods import RunConfig
+    from benchmark.methods.base import RunConfig
     from benchmark.presets import Preset
     from benchmark.standalone import METHOD, StandaloneConfig, StandalonePreset
 
@@ -70,11 +70,11 @@ def build_config(resolved: dict[str, Any], runtime: Runtime) -> Any:
 
 def build_run(resolved: dict[str, Any], runtime: Runtime, out_dir: Path, log) -> Any:
     """The run object (``.run()`` trains and writes ``result.json``) for a resolved config."""
-    from benchmark.methods import METHODS
+    from benchmark.methods.registry import METHODS
     from benchmark.standalone import METHOD, StandaloneRun
 
     cfg = build_config(resolved, runtime)
-    cls = StandaloneRun if resolved["method"] == METHOD else METHODS.get(resolved["method"])
+    cls = StandaloneRun if resolved["method"] == METHOD else METHODS.get(resolved["method"]).oneshot
     return cls(cfg, out_dir, progress=False, log=log)
 
 

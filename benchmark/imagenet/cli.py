@@ -26,15 +26,16 @@ RESUME = typer.Option(True, "--resume/--no-resume",
 def run_driver(device: str, run: Callable[[], dict[str, Any]], as_json: bool,
                summary: Callable[[dict[str, Any]], str]) -> None:
     """Run an ImageNet driver in torchrun's process group (or alone), leave the group, and print the main
-    process's result: all of it as JSON with ``--json``, else ``summary(result)``."""
-    from benchmark.distributed import cleanup, init_distributed, is_main
+    process's result (:func:`print_result`)."""
+    from benchmark.imagenet.driver import in_process_group
 
-    dist = init_distributed(device=device)
-    try:
-        result = run()
-    finally:
-        cleanup(dist)
-    if is_main(dist):
+    print_result(in_process_group(device, run), as_json, summary)
+
+
+def print_result(result: dict[str, Any] | None, as_json: bool, summary: Callable[[dict[str, Any]], str]) -> None:
+    """A run's result, all of it as JSON with ``--json``, else ``summary(result)``; nothing for None (a
+    torchrun process other than the main one)."""
+    if result is not None:
         typer.echo(json.dumps(result, indent=2, default=str) if as_json else summary(result))
 
 
@@ -52,33 +53,37 @@ def parse_budgets(text: str | None) -> tuple[float, ...] | None:
 
 
 @mobilenet_app.command("search")
-def search(method: str = typer.Option("senas", "--method", help="senas | spos | bsnas"),
+def search(method: str = typer.Option("senas", "--method", help="senas | spos (the mobilenet space) | bsnas (its "
+                                                                  "own spring space)"),
            preset: str = PRESET,
            data_root: Optional[str] = IMAGENET_DATA_ROOT,
            out: Path = OUT,
            seed: int = SEED,
            device: str = DEVICE,
            flops: Optional[str] = typer.Option(None, "--flops", help="FLOPs budgets in M, e.g. 250,321,470,592."),
-           criterion: str = typer.Option("senas", "--criterion", help="senas (Eq. 7) | accuracy (SI, Eq. 5)"),
-           normalization: str = typer.Option("mean", "--normalization", help="Eq. 7 normalisation: mean | range"),
-           expand: bool = typer.Option(True, "--expand/--no-expand", help="SE-NAS expanding (Sec. 3.4)."),
-           fair: bool = typer.Option(False, "--fair", help="FairNAS variant: fair sampling, one removal per layer."),
+           criterion: Optional[str] = typer.Option(None, "--criterion",
+                                                   help="senas (Eq. 7, default) | accuracy (SI, Eq. 5)"),
+           normalization: Optional[str] = typer.Option(None, "--normalization",
+                                                       help="Eq. 7 normalisation: mean (default) | range"),
+           expand: Optional[bool] = typer.Option(None, "--expand/--no-expand",
+                                                 help="SE-NAS expanding (Sec. 3.4; default on)."),
+           fair: Optional[bool] = typer.Option(None, "--fair",
+                                               help="FairNAS variant: fair sampling, one removal per layer."),
            resume: bool = RESUME,
            overrides: list[str] = SET,
            as_json: bool = AS_JSON) -> None:
-    """Search the MobileNet-like space under FLOPs budgets; writes arch_<budget>M.json per budget."""
-    from benchmark.imagenet.config import SearchConfig
-    from benchmark.imagenet.methods import IMAGENET_METHODS
+    """Search the MobileNet-like space under FLOPs budgets; writes arch_<budget>M.json per budget (the same
+    run as `nasbench run METHOD --space mobilenet`, or `--space mobilenet-bsnas` for bsnas)."""
+    from benchmark.methods.driver import RunRequest
+    from benchmark.methods.registry import METHODS
 
-    cls = IMAGENET_METHODS.get(method)
-    options = {"criterion": criterion, "normalization": normalization, "expand": expand, "fair": fair}
-    cfg = SearchConfig(method=method, preset=preset, overrides=parse_overrides(overrides, "batch_size=512"), data_root=data_root,
-                       seed=seed, device=device, budgets_m=parse_budgets(flops), resume=resume,
-                       options=options if method in ("senas", "spos") else {})
-    run_driver(device, lambda: cls().search(cfg, out), as_json, lambda result: "\n".join(
-        f"{row['budget_m']:g}M: " + (f"{row['file']} ({row['flops_m']:.2f}M FLOPs, supernet top-1 "
-                                     f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"])
-        for row in result.get("selections", [])))
+    space = "mobilenet-bsnas" if method == "bsnas" else "mobilenet"
+    driver = METHODS.get(method).driver(space)
+    request = driver.check(RunRequest(
+        method=method, space=space, out=out, preset=preset, overrides=parse_overrides(overrides, "batch_size=512"),
+        seed=seed, device=device, data_root=data_root, overwrite=not resume, criterion=criterion,
+        normalization=normalization, expand=expand, budgets_m=parse_budgets(flops), fair=fair))
+    print_result(driver.run(request), as_json, driver.summary)
 
 
 def _arch_space(path: Path) -> str | None:

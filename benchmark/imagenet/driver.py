@@ -25,7 +25,7 @@ from benchmark.data.imagenet import (
     search_split,
     train_transform,
 )
-from benchmark.distributed import DistInfo, check_batch, init_distributed, is_main
+from benchmark.distributed import DistInfo, check_batch, cleanup, init_distributed, is_main
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.config import SearchConfig
 from benchmark.imagenet.presets import MobileNetPreset
@@ -41,17 +41,32 @@ ARCH_FORMAT = 1
 
 
 def imagenet_root(explicit: str | os.PathLike | None) -> Path:
-    """``--data-root`` if given (the folder holding ``train/`` and ``val/``), else ``<data root>/imagenet``."""
+    """``--data-root`` if given (the folder holding ``train/`` and ``val/``, or a data root holding such an
+    ``imagenet/``), else ``<data root>/imagenet``."""
     if explicit:
         root = Path(explicit).expanduser()
         if not root.is_dir():
             raise NasBenchError(f"ImageNet folder {root} does not exist", "pass the folder holding train/ and val/")
+        if not (root / "train").is_dir() and (root / "imagenet").is_dir():
+            return root / "imagenet"
         return root
     return data_root(None) / "imagenet"
 
 
+def in_process_group(device: str, run: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """``run()`` in torchrun's process group (or alone), leaving the group after it; its result in the main
+    process, None in the others."""
+    dist = init_distributed(device=device)
+    try:
+        result = run()
+    finally:
+        cleanup(dist)
+    return result if is_main(dist) else None
+
+
 class RunLog:
-    """Progress lines on stdout and in ``out/log.txt`` (the run folder, created), from the main process only."""
+    """Progress lines on stderr (stdout keeps the result) and in ``out/log.txt`` (the run folder, created), from
+    the main process only."""
 
     def __init__(self, out: Path, dist: DistInfo):
         out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +77,7 @@ class RunLog:
         if not self.main:
             return
         line = f"[{time.strftime('%H:%M:%S')}] {message}"
-        print(line, file=sys.stdout, flush=True)
+        print(line, file=sys.stderr, flush=True)
         with open(self.path, "a") as f:
             f.write(line + "\n")
 

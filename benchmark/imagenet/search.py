@@ -52,6 +52,7 @@ from benchmark.imagenet.driver import (
     eval_loader,
     export_arch,
     imagenet_root,
+    in_process_group,
     preset_dict,
     search_images,
     search_intro,
@@ -62,7 +63,7 @@ from benchmark.imagenet.driver import (
     write_config,
     write_result,
 )
-from benchmark.imagenet.presets import PRESETS, MobileNetPreset, get_preset
+from benchmark.imagenet.presets import get_preset
 from benchmark.imagenet.train import (
     fast_settings,
     linear_decay,
@@ -74,6 +75,7 @@ from benchmark.imagenet.train import (
     wrap_ddp,
 )
 from benchmark.io import write_parquet
+from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.methods.stage import SENASStage
 from benchmark.models.mobilenet import MobileNetSupernet
 from benchmark.samplers import strict_fair_group
@@ -373,25 +375,26 @@ class _SearchRun(SENASStage):
         return result
 
 
-class MobileNetSearch:
-    """A search of the MobileNet-like space; subclasses say whether it shrinks (SE-NAS) or not (SPOS).
-    Registered in :data:`benchmark.imagenet.methods.IMAGENET_METHODS` as ``senas`` and ``spos``."""
-
-    presets: dict[str, MobileNetPreset] = PRESETS
-    shrinks: bool = True
-
-    def search(self, cfg: SearchConfig, out_dir: Path) -> dict[str, Any]:
-        return _SearchRun(cfg, Path(out_dir), self.shrinks).run()
-
-
-class SENASMobileNet(MobileNetSearch):
-    """SE-NAS: shrinking (Eq. 7 in the FLOPs window) and expanding between stages."""
-
-    shrinks = True
+def search_request(request: RunRequest, shrinks: bool) -> dict[str, Any] | None:
+    """A search of the MobileNet-like space as ``nasbench run senas|spos --space mobilenet`` (or ``nasbench
+    imagenet mobilenet search``) states it, in torchrun's process group; the main process's result."""
+    cfg = SearchConfig(method=request.method, preset=request.preset, overrides=request.overrides,
+                       data_root=request.data_root, seed=request.seed, device=request.device,
+                       budgets_m=request.budgets_m, resume=not request.overwrite,
+                       options={**request.senas_options(), "fair": bool(request.fair)})
+    return in_process_group(request.device, lambda: _SearchRun(cfg, request.out, shrinks).run())
 
 
-class SPOSMobileNet(MobileNetSearch):
-    """SPOS (FairNAS with ``fair``): the same supernet training without shrinking."""
+def selections_summary(result: dict[str, Any]) -> str:
+    """One line per FLOPs budget: the architecture file and its FLOPs and supernet accuracy, or why none."""
+    return "\n".join(
+        f"{row['budget_m']:g}M: " + (f"{row['file']} ({row['flops_m']:.2f}M FLOPs, supernet top-1 "
+                                     f"{row['supernet_top1']:.2f}%)" if "file" in row else row["error"])
+        for row in result.get("selections", []))
 
-    shrinks = False
 
+MOBILENET_TAKES = frozenset({"criterion", "normalization", "expand", "fair", "budgets_m"})
+SENAS_ON_MOBILENET = SpaceDriver(run=lambda request: search_request(request, shrinks=True),
+                                 summary=selections_summary, datasets=("imagenet",), takes=MOBILENET_TAKES)
+SPOS_ON_MOBILENET = SpaceDriver(run=lambda request: search_request(request, shrinks=False),
+                                summary=selections_summary, datasets=("imagenet",), takes=MOBILENET_TAKES)

@@ -1,8 +1,2 @@
-"""One-shot NAS methods on NB201, registered by name (``nasbench run METHOD``)."""
-
-from benchmark.methods.base import METHODS, OneShotRun, RunConfig
-from benchmark.methods import bsnas as _bsnas  # noqa: F401  (registers 'bsnas')
-from benchmark.methods import senas as _senas  # noqa: F401  (registers 'senas')
-from benchmark.methods import spos as _spos  # noqa: F401  (registers 'spos')
-
-__all__ = ["METHODS", "OneShotRun", "RunConfig"]
+"""One-shot NAS methods. The registry of every method on every space is :mod:`benchmark.methods.registry`
+(``METHODS``); the one-shot pipeline they share on spaces with a ground truth is :mod:`benchmark.methods.base`."""

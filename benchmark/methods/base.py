@@ -45,11 +45,11 @@ from benchmark.methods.ranking import (
     snapshot_path,
 )
 from benchmark.metrics.precision import describe
+from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.metrics.ranking import ranking_metrics
 from benchmark.paths import data_root
-from benchmark.presets import PRESETS, Preset
+from benchmark.presets import PRESETS, Preset, get_preset
 from benchmark.progress import progress_bar
-from benchmark.registry import Registry
 from benchmark.resumable import ResumableRun
 from benchmark.samplers import SAMPLERS
 from benchmark.spaces import SPACES, OneShotSupport
@@ -58,7 +58,6 @@ from benchmark.spaces.nb201 import NB201_DATASETS
 from benchmark.training import make_optimizer, rebuild_optimizer, train_one_epoch
 from benchmark.vocabulary import DEFAULT_NORMALIZATION
 
-METHODS: Registry = Registry("method")
 NUM_CLASSES = NB201_DATASETS  # the NB201 datasets (standalone training, sweeps)
 RESULT_VERSION = 1
 
@@ -261,6 +260,31 @@ class OneShotRun(SupernetRun):
         super().__init__(*args, **kwargs)
         self._ranking_cache: tuple[tuple, pd.DataFrame] | None = None
 
+    @classmethod
+    def driver(cls, space: str) -> SpaceDriver:
+        """This method on ``space`` (one with one-shot support) for ``nasbench run``."""
+        support = SPACES.get(space).oneshot
+        return SpaceDriver(run=cls.run_request, summary=summary_line, datasets=tuple(support.datasets),
+                           takes=frozenset({"criterion", "normalization", "expand", "groundtruth", "compile_ops",
+                                            "threads"}), ranked=True)
+
+    @classmethod
+    def run_request(cls, request: RunRequest) -> dict[str, Any]:
+        """Run (or resume, or read back) the run ``request`` states."""
+        request = cls.driver(request.space).check(request)
+        cfg = RunConfig(method=request.method, dataset=request.dataset,
+                        preset=get_preset(request.preset, dict(request.overrides)), seed=request.seed,
+                        space=request.space, **request.senas_options(),
+                        threads=request.threads or RunConfig.threads, device=request.device,
+                        compile_ops=bool(request.compile_ops), data_root=request.data_root,
+                        groundtruth=request.groundtruth)
+        runner = cls(cfg, request.out, progress=request.progress, log=request.log, overwrite=request.overwrite)
+        result = runner.run()
+        if runner.finished_before:
+            request.notice(f"{request.out}: already finished (the same configuration); its result follows "
+                           "(--overwrite runs it again)")
+        return result
+
     # ------------------------------------------------------------------ setup
     @cached_property
     def support(self) -> OneShotSupport:
@@ -272,8 +296,8 @@ class OneShotRun(SupernetRun):
             runs_on = [n for n in SPACES.names() if SPACES.get(n).oneshot is not None]
             raise NasBenchError(f"the one-shot pipeline cannot search space {cfg.space!r}: it supplies no supernet, "
                                 "datasets or ground truth (SpaceEntry.oneshot)",
-                                f"use --space {' | '.join(runs_on)}; MobileNet (SE-NAS, SPOS, BS-NAS) and DARTS "
-                                "searches run under `nasbench imagenet`")
+                                f"use --space {' | '.join(runs_on)}, or `nasbench run METHOD --space {cfg.space}` "
+                                "where a search of it is registered")
         if self.spaces is not None and cfg.space not in self.spaces:
             raise NasBenchError(f"{self.method} cannot search space {cfg.space!r}: it is written for "
                                 f"{' | '.join(self.spaces)}",
@@ -465,3 +489,11 @@ def versions() -> dict[str, str]:
         commit = None
     return {"python": sys.version.split()[0], "torch": torch.__version__, "toolkit": benchmark.__version__,
             "platform": platform.platform(), "git_commit": commit}
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    """The line ``nasbench run`` prints for a one-shot run: tau over how many architectures, at what scale."""
+    return (f"{result['method']} on {result['config']['dataset']} (seed {result['seed']}): "
+            f"Kendall's tau = {result['tau']:.4f}, Spearman = {result['spearman']:.4f} over "
+            f"{result['n_ranked']} architectures; best {result['best_arch']} "
+            f"[{result['scale']}]")

@@ -27,14 +27,13 @@ from benchmark.bsnas.step_shrinking import (SAMPLE_COLUMNS, ShrinkSchedule, fair
                                             shrinking_step)
 from benchmark.errors import NasBenchError
 from benchmark.io import write_parquet
-from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.methods.base import OneShotRun
 from benchmark.spaces import SPACES
 from benchmark.spaces.nb201 import format_arch, parse_arch
 
 NB201_KEEP: tuple[int, ...] = (5, 4, 3, 2)  # N_r before the first step (O_N = 5 operations per edge), then after each
 
 
-@METHODS.register("bsnas")
 class BSNAS(OneShotRun):
     """Fair sampling and step-shrinking by R_i; no weight averaging (K = 1), as SPOS."""
 

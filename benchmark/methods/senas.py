@@ -12,14 +12,13 @@ import numpy as np
 from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table
 from benchmark.errors import NasBenchError
 from benchmark.data.loader import TensorBatches
-from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.methods.base import OneShotRun
 from benchmark.methods.stage import SENASStage
 from benchmark.spaces import SPACES
 from benchmark.relaxation import RELAXATIONS, require_relaxation
 from benchmark.vocabulary import check_normalization
 
 
-@METHODS.register("senas")
 class SENAS(OneShotRun, SENASStage):
     """Shrinking-and-expanding supernet; Eq. 4 weight averaging (K = 5) on by default."""
 

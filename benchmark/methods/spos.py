@@ -9,10 +9,9 @@ stage): the ablation that separates what averaging brings from what shrinking-an
 (SE-NAS Sec. 4.2 credits averaging with "a lot" of the stability).
 """
 
-from benchmark.methods.base import METHODS, OneShotRun
+from benchmark.methods.base import OneShotRun
 
 
-@METHODS.register("spos")
 class SPOS(OneShotRun):
     """Uniform sampling, one stage structure kept only for the schedule; nothing is removed."""
 
@@ -21,7 +20,6 @@ class SPOS(OneShotRun):
     keeps_snapshots = True
 
 
-@METHODS.register("spos_avg")
 class SPOSAveraged(SPOS):
     """SPOS evaluated with the Eq. 4 average of K = 5 weight snapshots, as SE-NAS is."""
 

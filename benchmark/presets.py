@@ -13,17 +13,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from benchmark.errors import NasBenchError
-from benchmark.presets_base import NamedPreset, SupernetPreset
+from benchmark.presets_base import CellNetworkPreset, SupernetPreset
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 from benchmark.vocabulary import BN_POLICIES
 
 
 @dataclass(frozen=True)
-class NB201NetworkPreset(NamedPreset):
+class NB201NetworkPreset(CellNetworkPreset):
     """The NB201 network (Dong & Yang 2020, Sec. 2.1): ``C`` channels in its first stage, ``N`` cells per
     stage; shared by the one-shot and the standalone presets."""
 
-    C: int = 16
     N: int = 5
 
     def check_network(self) -> None:

@@ -32,7 +32,7 @@ from benchmark.methods.base import NUM_CLASSES, RESULT_VERSION, versions
 from benchmark.models.nb201_network import NB201Network, as_arch
 from benchmark.paths import data_root
 from benchmark.presets import NB201NetworkPreset
-from benchmark.presets_base import CosinePreset
+from benchmark.presets_base import CosinePreset, EvalBatchPreset, FromScratchPreset, SubsetPreset
 from benchmark.resumable import ResumableRun
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 from benchmark.spaces.nb201 import format_arch
@@ -42,19 +42,15 @@ METHOD = "standalone"
 
 
 @dataclass(frozen=True)
-class StandalonePreset(CosinePreset, NB201NetworkPreset):
-    """The NB201 training protocol (``paper``) or a reduced version of it: the NB201 network and the cosine
-    SGD of :class:`benchmark.presets_base.CosinePreset`, annealed to 0."""
+class StandalonePreset(EvalBatchPreset, SubsetPreset, FromScratchPreset, CosinePreset, NB201NetworkPreset):
+    """The NB201 training protocol (``paper``) or a reduced version of it: the NB201 network trained from
+    scratch with the cosine SGD of :class:`benchmark.presets_base.CosinePreset`, annealed to 0."""
 
-    epochs: int = 200
     lr: float = 0.1
     lr_min: float = 0.0
     augment: bool = True
     split_seed: int = 0  # the train/valid/test split, fixed across training seeds (NB201's split files)
-    max_train: int | None = None
-    max_val: int | None = None
-    max_test: int | None = None
-    eval_batch_size: int = 1000
+    max_test: int | None = None  # a seeded subset of the test images too
 
     @property
     def total_epochs(self) -> int:

@@ -5,13 +5,15 @@ values, used by every driver's presets, the standalone runs and the sweep's ``se
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
-import itertools
+import pkgutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import benchmark
 from benchmark.bsnas.presets import PRESETS as BSNAS_PRESETS
 from benchmark.bsnas.presets import BSNASPreset
 from benchmark.bsnas.presets import get_preset as bsnas_get_preset
@@ -28,6 +30,7 @@ from benchmark.imagenet.presets import PRESETS as MOBILENET_PRESETS
 from benchmark.imagenet.presets import MobileNetPreset
 from benchmark.imagenet.presets import get_preset as mobilenet_get_preset
 from benchmark.presets import PRESETS, Preset, get_preset
+from benchmark.presets_base import NamedPreset
 from benchmark.search.evolution import SETTINGS
 from benchmark.search.selection import EvolutionPreset
 from benchmark.settings import parse_overrides, typed_overrides
@@ -132,10 +135,6 @@ FAMILIES = {  # every preset family: its class, its named presets and its get_pr
     "standalone": (StandalonePreset, STANDALONE_PRESETS, get_standalone_preset),
 }
 ONE_SHOT = ("nb201", "darts search", "mobilenet", "bsnas")
-# fields two one-shot searches share by name but declare apart: each is part of that search's own network
-# or schedule (NB201's C with N, DARTS' C with layers; DARTS' first stage before epochs_per_stage, MobileNet's
-# before later_stage_epochs)
-DECLARED_APART = {("nb201", "darts search"): {"C"}, ("darts search", "mobilenet"): {"first_stage_epochs"}}
 
 
 def _declared(cls: type) -> dict[str, dataclasses.Field]:
@@ -144,10 +143,18 @@ def _declared(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls) if f.name in own}
 
 
-def _hierarchy() -> list[type]:
-    """Every dataclass in the preset families' method resolution orders."""
-    return list(dict.fromkeys(c for cls, _, _ in FAMILIES.values() for c in cls.__mro__
-                              if dataclasses.is_dataclass(c)))
+def _preset_classes() -> list[type]:
+    """Every preset class of the package, found by importing each of its modules: the dataclasses that
+    extend :class:`NamedPreset` or are named ``*Preset``, and every dataclass they extend."""
+    found = []
+    for info in pkgutil.walk_packages(benchmark.__path__, "benchmark."):
+        module = importlib.import_module(info.name)
+        found += [c for c in vars(module).values() if isinstance(c, type) and c.__module__ == info.name
+                  and dataclasses.is_dataclass(c) and (issubclass(c, NamedPreset) or c.__name__.endswith("Preset"))]
+    return list(dict.fromkeys(b for c in found for b in c.__mro__ if dataclasses.is_dataclass(b)))
+
+
+PRESET_CLASSES = _preset_classes()
 
 
 def _origin(cls: type, name: str) -> type:
@@ -155,7 +162,7 @@ def _origin(cls: type, name: str) -> type:
     return [c for c in cls.__mro__ if name in inspect.get_annotations(c)][-1]
 
 
-@pytest.mark.parametrize("cls", _hierarchy(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", PRESET_CLASSES, ids=lambda c: c.__name__)
 def test_a_preset_redeclares_a_base_field_only_to_change_its_default(cls):
     """A field declared in a base is declared again below it only with a different default, never with
     another type: its name, type and comment live in one place."""
@@ -167,15 +174,20 @@ def test_a_preset_redeclares_a_base_field_only_to_change_its_default(cls):
             assert field.default != inherited.default, f"{cls.__name__}.{name} repeats {bases[0].__name__}'s"
 
 
-@pytest.mark.parametrize("a, b", list(itertools.combinations(ONE_SHOT, 2)))
-def test_fields_two_one_shot_searches_share_are_declared_once_in_a_common_base(a, b):
-    """The optimiser, schedule, BatchNorm policy, evaluation and selection fields of the NB201, DARTS,
-    MobileNet and BS-NAS searches come from the bases they share (benchmark.presets_base,
-    benchmark.search.selection, benchmark.imagenet.presets.ImageNetSearchPreset)."""
-    ca, cb = FAMILIES[a][0], FAMILIES[b][0]
-    shared = {f.name for f in dataclasses.fields(ca)} & {f.name for f in dataclasses.fields(cb)}
-    apart = sorted(n for n in shared if _origin(ca, n) is not _origin(cb, n))
-    assert apart == sorted(DECLARED_APART.get((a, b), set()))
+def test_no_two_preset_classes_declare_a_field_apart():
+    """Every field of every preset class of the package starts in one class: a field two families share
+    comes from a base both extend (benchmark.presets_base, benchmark.search.selection, the families' network
+    and ImageNet bases), never from two declarations of one name."""
+    assert {cls for cls, _, _ in FAMILIES.values()} <= set(PRESET_CLASSES)
+    origins: dict[str, set[str]] = {}
+    for cls in PRESET_CLASSES:
+        for f in dataclasses.fields(cls):
+            origins.setdefault(f.name, set()).add(_origin(cls, f.name).__qualname__)
+    assert {name: sorted(where) for name, where in origins.items() if len(where) > 1} == {}
+
+
+def test_the_one_shot_searches_share_the_optimiser_and_evaluation_fields():
+    shared = set.intersection(*({f.name for f in dataclasses.fields(FAMILIES[s][0])} for s in ONE_SHOT))
     assert {"name", "batch_size", "lr", "momentum", "weight_decay", "n_val", "bn_eval", "eval_batch_size"} <= shared
 
 

@@ -19,22 +19,23 @@ from typing import Any
 
 from benchmark.errors import NasBenchError
 from benchmark.imagenet.presets import ImageNetSearchPreset
+from benchmark.presets_base import WarmupPreset
 from benchmark.search.selection import EvolutionPreset
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 from benchmark.spaces.mobilenet_bsnas import TABLE1, Cluster, SpringConfig
 
 
 @dataclass(frozen=True)
-class BSNASPreset(EvolutionPreset, ImageNetSearchPreset):
+class BSNASPreset(EvolutionPreset, WarmupPreset, ImageNetSearchPreset):
     """All knobs of one BS-NAS ImageNet search or retraining; what the MobileNet search shares is
     :class:`ImageNetSearchPreset`'s (``width_mult`` scales every width of Table 1; ``n_val``: Sec. 4.1's 50
     held-out images per class; ``retrain_epochs``: ours, the paper gives no stand-alone epoch count, so the
-    supernet's 240), the evolution's settings :class:`EvolutionPreset`'s."""
+    supernet's 240), the evolution's settings :class:`EvolutionPreset`'s, the linear warm-up before the cosine
+    cycle (Sec. 4.1) :class:`WarmupPreset`'s."""
 
     # optimiser and schedule (Sec. 4.1)
     batch_size: int = 512  # global, over all processes
     lr: float = 0.045
-    warmup_epochs: int = 5
     # step-shrinking (Sec. 3.2, Algorithm 1)
     keep: tuple[int, ...] = (18, 9, 5, 3)  # N_r before the first step (= O_N), then after each step
     first_epochs: int = 120  # T_f

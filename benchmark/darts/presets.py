@@ -18,18 +18,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import NasBenchError
-from benchmark.presets_base import NamedPreset, OptimiserPreset, SupernetPreset
+from benchmark.presets_base import (
+    CellNetworkPreset,
+    FirstStagePreset,
+    FromScratchPreset,
+    GradClipPreset,
+    ImageNetTrainingPreset,
+    OptimiserPreset,
+    SubsetPreset,
+    SupernetPreset,
+    WarmupPreset,
+)
 from benchmark.search.selection import SelectionPreset
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 
 
 @dataclass(frozen=True)
-class DartsNetworkPreset(NamedPreset):
+class DartsNetworkPreset(CellNetworkPreset):
     """The DARTS network, ``layers`` cells from ``C`` initial channels (the search's: 8 cells, C = 16), and
     the mobile setting its ImageNet form must fit (P-DARTS Sec. 4.3: under 600M multiply-adds; None: no
     budget)."""
 
-    C: int = 16
     layers: int = 8
     flops_budget_m: float | None = 600.0
 
@@ -42,12 +51,12 @@ class DartsNetworkPreset(NamedPreset):
 
 
 @dataclass(frozen=True)
-class SearchPreset(SelectionPreset, SupernetPreset, DartsNetworkPreset):
+class SearchPreset(SelectionPreset, FirstStagePreset, SupernetPreset, DartsNetworkPreset):
     """The SE-NAS search on the DARTS space (CIFAR-10): the supernet training and estimation of the NB201
     searches (:class:`benchmark.presets_base.SupernetPreset`, so their training loop applies unchanged) and
     the final selection of the MobileNet search (:class:`SelectionPreset`): best supernet accuracy in the
     final space among paths whose ImageNet mobile network fits ``flops_budget_m`` (SE-NAS-E: 597M,
-    Table 4)."""
+    Table 4); a longer first stage, as the MobileNet search's (:class:`FirstStagePreset`)."""
 
     # optimiser (our choice: DARTS' search settings): SGD, momentum 0.9, cosine from 0.025 to 0.001
     batch_size: int = 64
@@ -77,8 +86,10 @@ class SearchPreset(SelectionPreset, SupernetPreset, DartsNetworkPreset):
 
 
 @dataclass(frozen=True)
-class RetrainPreset(OptimiserPreset, DartsNetworkPreset):
-    """ImageNet retraining of a genotype (P-DARTS' ImageNet settings)."""
+class RetrainPreset(ImageNetTrainingPreset, FromScratchPreset, WarmupPreset, GradClipPreset, SubsetPreset,
+                    OptimiserPreset, DartsNetworkPreset):
+    """ImageNet retraining of a genotype (P-DARTS' ImageNet settings); the warm-up (for batches over 256),
+    gradient clipping, image subsets, loader and label smoothing are the bases'."""
 
     C: int = 48
     layers: int = 14
@@ -90,15 +101,10 @@ class RetrainPreset(OptimiserPreset, DartsNetworkPreset):
     batch_size: int = 1024  # global, split over the processes
     lr: float = 0.5
     weight_decay: float = 3e-5
-    grad_clip: float = 5.0
-    warmup_epochs: int = 5  # lr * (e + 1) / warmup in the first epochs (P-DARTS, for batches over 256)
     lr_tail_epochs: int = 5  # P-DARTS' linear decay with a flatter slope over the last epochs
     image_size: int = 224
     resize: int = 256
     color_jitter: bool = True  # DARTS/P-DARTS: ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4, hue=0.2)
-    workers: int = 8
-    max_train: int | None = None  # a seeded subset of the training images (None: all)
-    max_val: int | None = None
 
 
 SEARCH_PRESETS: dict[str, SearchPreset] = {
@@ -132,7 +138,6 @@ def validate(p: SearchPreset | RetrainPreset) -> None:
     p.check_network()
     if isinstance(p, SearchPreset):
         p.check_supernet()
-        check_positive(p, ("first_stage_epochs",))
         p.check_selection()
     else:
         check_positive(p, ("batch_size", "epochs", "image_size"))

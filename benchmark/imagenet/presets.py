@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import NasBenchError
-from benchmark.presets_base import OptimiserPreset, ShrinkingPreset, SupernetEvaluationPreset
+from benchmark.presets_base import (
+    FirstStagePreset,
+    ImageNetTrainingPreset,
+    OptimiserPreset,
+    SupernetEvaluationPreset,
+)
 from benchmark.search.selection import SelectionPreset
 from benchmark.settings import check_positive, check_ranges, resolve_preset
 
@@ -28,10 +33,11 @@ SHARINGS = ("shared", "independent")
 
 
 @dataclass(frozen=True)
-class ImageNetSearchPreset(SupernetEvaluationPreset, OptimiserPreset):
+class ImageNetSearchPreset(SupernetEvaluationPreset, ImageNetTrainingPreset, OptimiserPreset):
     """What the MobileNet-like (SE-NAS Sec. 4.3) and BS-NAS ImageNet searches share: network width and image
     sizes, the optimiser, supernet accuracy P(a) (BatchNorm recalibrated on training images or tracked, then
-    held-out images), FLOPs budgets and the retraining; the defaults are SE-NAS's."""
+    held-out images), FLOPs budgets and the retraining (its loader and label smoothing:
+    :class:`ImageNetTrainingPreset`'s); the defaults are SE-NAS's."""
 
     # network and data
     width_mult: float = 1.0  # every width scaled (rounded; 1.0 = the paper's supernet)
@@ -39,7 +45,6 @@ class ImageNetSearchPreset(SupernetEvaluationPreset, OptimiserPreset):
     eval_resize: int = 256
     n_val: int = 50000  # held-out training images for the search (Sec. 4.3)
     max_train_images: int | None = None  # a seeded subset of the training images (None: all)
-    workers: int = 8  # loader processes per training process (ours)
     weight_decay: float = 4e-5
     # supernet accuracy P(a)
     recal_images: int = 10240  # ours (SPOS: 20,000), with bn_eval=recalibrate
@@ -50,7 +55,6 @@ class ImageNetSearchPreset(SupernetEvaluationPreset, OptimiserPreset):
     budget_tolerance: float = 0.02  # ours
     # retraining
     retrain_epochs: int = 240
-    label_smoothing: float = 0.0
     ema_decay: float = 0.0  # 0 = off
     log_every: int = 50
 
@@ -81,15 +85,16 @@ class ImageNetSearchPreset(SupernetEvaluationPreset, OptimiserPreset):
 
 
 @dataclass(frozen=True)
-class MobileNetPreset(SelectionPreset, ShrinkingPreset, ImageNetSearchPreset):
+class MobileNetPreset(SelectionPreset, FirstStagePreset, ImageNetSearchPreset):
     """All knobs of one MobileNet-like search or retraining run; the final selection's (``selection``,
-    ``selection_samples`` and SPOS's evolution settings) are :class:`SelectionPreset`'s."""
+    ``selection_samples`` and SPOS's evolution settings) are :class:`SelectionPreset`'s, the SE-NAS schedule's
+    (a first stage, then ``epochs_per_stage`` per shrinking cycle) :class:`FirstStagePreset`'s."""
 
     # optimiser and schedule (Sec. 4.3)
     batch_size: int = 1024  # global, over all processes
     lr: float = 0.5
     first_stage_epochs: int = 100
-    later_stage_epochs: int = 5
+    epochs_per_stage: int = 5
     stages: int = 10  # ours: the paper does not give the number of shrinking cycles
     # shrinking and expanding (Algorithm 1): the FairNAS variant removes one per layer instead of k
     criterion_samples: int = 1000
@@ -98,13 +103,13 @@ class MobileNetPreset(SelectionPreset, ShrinkingPreset, ImageNetSearchPreset):
 
     @property
     def search_epochs(self) -> int:
-        return self.first_stage_epochs + (self.stages - 1) * self.later_stage_epochs
+        return self.first_stage_epochs + (self.stages - 1) * self.epochs_per_stage
 
     def stage_of_epoch(self, epoch: int) -> int:
         """0-based stage of 0-based ``epoch``."""
         if epoch < self.first_stage_epochs:
             return 0
-        return 1 + (epoch - self.first_stage_epochs) // self.later_stage_epochs
+        return 1 + (epoch - self.first_stage_epochs) // self.epochs_per_stage
 
     def is_stage_end(self, epoch: int) -> bool:
         """Whether 0-based ``epoch`` is the last epoch of its stage."""
@@ -115,7 +120,7 @@ PRESETS: dict[str, MobileNetPreset] = {
     "paper": MobileNetPreset(name="paper"),
     "tiny": MobileNetPreset(
         name="tiny", width_mult=0.25, input_size=32, eval_resize=36, n_val=8, workers=0, batch_size=8,
-        lr=0.1, first_stage_epochs=1, later_stage_epochs=1, stages=2, remove_per_stage=10, merge_threshold=50,
+        lr=0.1, first_stage_epochs=1, epochs_per_stage=1, stages=2, remove_per_stage=10, merge_threshold=50,
         criterion_samples=2, recal_images=8, score_images=8, eval_batch_size=8, budgets_m=(1.0, 1.5),
         budget_tolerance=0.1, selection_samples=4, population=4, iterations=2, topk=2, n_crossover=1,
         n_mutation=1, retrain_epochs=1, log_every=1),
@@ -131,7 +136,6 @@ def validate(p: MobileNetPreset) -> None:
     """Refuse impossible settings before anything runs."""
     check_ranges(p)  # finite numbers; the optimiser's settings within benchmark.settings.RANGES
     p.check_imagenet()
-    check_positive(p, ("first_stage_epochs", "later_stage_epochs"))
     p.check_shrinking()
     if p.sharing not in SHARINGS:
         raise NasBenchError(f"unknown sharing {p.sharing!r}", f"choose one of: {', '.join(SHARINGS)}")

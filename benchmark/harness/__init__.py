@@ -6,5 +6,6 @@ Modules: :mod:`~benchmark.harness.config` (the sweep config: schema, validation,
 overrides are typed by :mod:`benchmark.settings`, as ``--set`` is), :mod:`~benchmark.harness.runs` (run
 directories, named by the run id of :mod:`benchmark.identity`; status; the per-run function),
 :mod:`~benchmark.harness.index` (the results index), :mod:`~benchmark.harness.executors` (local, workers,
-Ray), :mod:`~benchmark.harness.sweep` (orchestration: version check, lock, skip / resume / rerun, progress).
+Ray), :mod:`~benchmark.harness.sweep` (orchestration: version check, lock, skip / resume / rerun, progress),
+:mod:`~benchmark.harness.run_ids` (runs recorded before settings were added, mapped to today's run ids).
 """

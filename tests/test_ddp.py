@@ -15,8 +15,14 @@ from pathlib import Path
 import torch
 import torch.multiprocessing as mp
 
-from benchmark.data.imagenet import (ImageFolderDataset, make_loader, scan_imagenet, set_epoch, train_transform,
-                                     write_fake_imagenet)
+from benchmark.data.imagenet import (
+    ImageFolderDataset,
+    make_loader,
+    scan_imagenet,
+    set_epoch,
+    train_transform,
+    write_fake_imagenet,
+)
 from benchmark.distributed import DistInfo, check_batch, cleanup, init_distributed
 from benchmark.imagenet.train import linear_decay, make_sgd, train_epoch, wrap_ddp
 from benchmark.models.mobilenet import MobileNetSupernet

@@ -63,7 +63,9 @@ def test_recalibrated_outputs_ignore_batch_composition_but_batch_policy_does_not
     net = _net(True)
     x = _batches(1, 5, size=16)[0][0]
     recal = _batches(2, 6)
-    forward = lambda inp: net(inp, ARCH)
+    def forward(inp):
+        return net(inp, ARCH)
+
     out = {}
     for policy in ("recalibrate", "batch", "tracked"):
         with bn_policy(net, policy, forward, recal), torch.no_grad():

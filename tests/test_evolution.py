@@ -200,7 +200,9 @@ def test_window_evolution_beats_window_sampling_with_the_same_evaluations(seed):
 def test_window_evolution_reaches_the_planted_optimum_of_a_small_space():
     costs = {"a": 0.0, "b": 1.0, "c": 2.0, "d": 3.0}
     space = small_space()  # 65,536 architectures; the window holds 27,876 of them (cost 9 to 12)
-    flops = lambda a: sum(costs[o] for o in a)
+    def flops(a):
+        return sum(costs[o] for o in a)
+
     window = WindowSampler(space, [costs] * SLOTS, 0.0, FlopsConstraint(9.0, 12.0, flops))
     fit = Recorder()
     inside = [a for a in space.enumerate() if window.constraint(a)]

@@ -357,7 +357,6 @@ def test_spos_with_fair_sampling_and_eq4_averaging_resumes_to_the_same_result(ro
     from conftest import FAST, kill_at_epoch
 
     from benchmark.methods.base import RunConfig
-
     from benchmark.methods.registry import METHODS
     from benchmark.presets import get_preset
 

@@ -184,3 +184,10 @@ def test_every_module_imports_on_its_own():
     proc = subprocess.run([sys.executable, "-c", IMPORT_EACH_ALONE, *sorted(MODULES)], cwd=REPO, check=False,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_code_passes_the_lint_rules_pyproject_pins():
+    """ruff with ``[tool.ruff.lint]`` of pyproject.toml (errors, unused names, import order)."""
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "benchmark", "analysis", "tests"],
+                          cwd=REPO, check=False, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -17,8 +17,8 @@ from benchmark.errors import NasBenchError
 from benchmark.groundtruth import load_groundtruth
 from benchmark.harness.runs import Runtime, build_run
 from benchmark.methods.base import RunConfig
-from benchmark.methods.registry import METHODS
 from benchmark.methods.ranking import ranking_path, snapshot_path
+from benchmark.methods.registry import METHODS
 from benchmark.metrics.diagnostics import bias_diagnostics, within_conv_tau
 from benchmark.metrics.precision import (
     describe,

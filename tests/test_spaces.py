@@ -6,8 +6,16 @@ import pytest
 
 from benchmark.errors import NasBenchError
 from benchmark.spaces import SPACES
-from benchmark.spaces.nb201 import (EXAMPLE, NUM_ARCHS, NB201Index, all_arch_strings, format_arch, load_index,
-                                    nb201_space, parse_arch)
+from benchmark.spaces.nb201 import (
+    EXAMPLE,
+    NUM_ARCHS,
+    NB201Index,
+    all_arch_strings,
+    format_arch,
+    load_index,
+    nb201_space,
+    parse_arch,
+)
 
 
 def test_round_trip_every_string_and_index(root):

@@ -11,12 +11,12 @@ import itertools
 import os
 import random
 import re
-import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import tomllib
 import yaml
 
 from benchmark.errors import NasBenchError
@@ -220,8 +220,8 @@ def parse_config(raw: Any, source: str = "<config>") -> SweepConfig:
     from benchmark.methods.registry import oneshot_methods
     from benchmark.presets import PRESETS, Preset, get_preset
     from benchmark.spaces import SPACES
-    from benchmark.vocabulary import NORMALIZATIONS
     from benchmark.standalone import METHOD, STANDALONE_PRESETS, StandalonePreset, get_standalone_preset
+    from benchmark.vocabulary import NORMALIZATIONS
 
     with _at(source):
         _check_keys(raw, TOP_KEYS, "")

@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from benchmark.harness.runs import Runtime, build_run
 from benchmark.io import read_json, write_parquet
 from benchmark.pairing import BASELINES, PAIR_KEYS, cached_pair
-from benchmark.harness.runs import Runtime, build_run
 
 PAIRED_FILE = "paired.parquet"
 UNPAIRED = ("standalone", *BASELINES)

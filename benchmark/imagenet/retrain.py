@@ -18,8 +18,19 @@ from torch import nn
 from benchmark.data.imagenet import scan_imagenet
 from benchmark.distributed import check_batch, init_distributed
 from benchmark.imagenet.config import DriverConfig
-from benchmark.imagenet.driver import (RunLog, arch_record, check_steps, eval_loader, imagenet_root, preset_dict,
-                                       read_arch, subset, train_loader, write_config, write_result)
+from benchmark.imagenet.driver import (
+    RunLog,
+    arch_record,
+    check_steps,
+    eval_loader,
+    imagenet_root,
+    preset_dict,
+    read_arch,
+    subset,
+    train_loader,
+    write_config,
+    write_result,
+)
 from benchmark.imagenet.presets import get_preset
 from benchmark.imagenet.train import Retraining, fast_settings, linear_decay, make_ema, make_sgd, place
 from benchmark.models.complexity import count_params

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from functools import cached_property
 import platform
 import random
 import subprocess
 import sys
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from benchmark.errors import NasBenchError
 from benchmark.estimation import WeightAverager, evaluate_archs
 from benchmark.fastpath import FastPath
 from benchmark.io import write_json, write_parquet
+from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.methods.ranking import (
     TAU_CURVE_COLUMNS,
     ranking_frame,
@@ -45,7 +46,6 @@ from benchmark.methods.ranking import (
     snapshot_path,
 )
 from benchmark.metrics.precision import describe
-from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.metrics.ranking import ranking_metrics
 from benchmark.paths import data_root
 from benchmark.presets import PRESETS, Preset, get_preset

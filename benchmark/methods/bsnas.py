@@ -23,8 +23,13 @@ from typing import Any
 
 import pandas as pd
 
-from benchmark.bsnas.step_shrinking import (SAMPLE_COLUMNS, ShrinkSchedule, fair_sampler, sample_rows,
-                                            shrinking_step)
+from benchmark.bsnas.step_shrinking import (
+    SAMPLE_COLUMNS,
+    ShrinkSchedule,
+    fair_sampler,
+    sample_rows,
+    shrinking_step,
+)
 from benchmark.errors import NasBenchError
 from benchmark.io import write_parquet
 from benchmark.methods.base import OneShotRun

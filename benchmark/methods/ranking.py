@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.metrics.diagnostics import bias_diagnostics
-from benchmark.spaces.nb201 import conv_edges
 from benchmark.metrics.precision import tau_report
 from benchmark.metrics.ranking import spearman_rho
+from benchmark.spaces.nb201 import conv_edges
 
 RANKINGS_DIR = "rankings"
 SNAPSHOTS_DIR = "snapshots"

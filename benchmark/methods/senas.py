@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from benchmark.criteria import CRITERIA, CriterionContext, accuracy_table
-from benchmark.errors import NasBenchError
 from benchmark.data.loader import TensorBatches
+from benchmark.errors import NasBenchError
 from benchmark.methods.base import OneShotRun
 from benchmark.methods.stage import SENASStage
-from benchmark.spaces import SPACES
 from benchmark.relaxation import RELAXATIONS, require_relaxation
+from benchmark.spaces import SPACES
 from benchmark.vocabulary import check_normalization
 
 

@@ -20,6 +20,7 @@ from benchmark.metrics.precision import undefined_reason
 from benchmark.metrics.ranking import kendall_tau
 from benchmark.spaces.nb201 import conv_edges
 
+
 def _tau(x: np.ndarray, y: np.ndarray) -> float:
     return float("nan") if undefined_reason(x, y) else kendall_tau(x, y)
 

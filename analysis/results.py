@@ -64,7 +64,7 @@ def _missing(value: Any) -> bool:
 def run_label(method: str, criterion: Any = None, normalization: Any = None, expand: Any = None) -> str:
     """Legend name of a run: 'SPOS', 'SE-NAS' (the paper's settings) or 'SE-NAS [random, no expand]'.
 
-    SE-NAS settings that differ from the :class:`~benchmark.methods.RunConfig` defaults (criterion
+    SE-NAS settings that differ from the :class:`~benchmark.methods.base.RunConfig` defaults (criterion
     'senas', normalisation 'mean', expanding on) are listed in brackets, so every variant of a sweep
     gets its own name and 'SE-NAS' always means the paper's method.
     """

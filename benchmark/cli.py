@@ -202,7 +202,7 @@ def run(method: str = typer.Argument(..., help="spos | spos_avg | senas | bsnas 
         as_json: bool = AS_JSON) -> None:
     """Run METHOD on a search space: on NB201 train a supernet, rank architectures and print Kendall's tau
     against the ground truth; on DARTS and the MobileNet spaces search and export the architectures found."""
-    from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu
+    from benchmark.cpu_estimate import oneshot_workload, paper_on_cpu, unmeasured_on_cpu
     from benchmark.imagenet.cli import parse_budgets, print_result
     from benchmark.methods.driver import RunRequest
     from benchmark.methods.registry import METHODS
@@ -220,6 +220,8 @@ def run(method: str = typer.Argument(..., help="spos | spos_avg | senas | bsnas 
     if driver.ranked and preset == "paper":  # SE-NAS Sec. 4.2, a GPU setting: say how long it takes on a CPU first
         p = get_preset(preset, dict(request.overrides))
         _warn(paper_on_cpu(device, p.C, p.N, threads or 1, lambda: [oneshot_workload(p, request.dataset, method)]))
+    elif preset == "paper":
+        _warn(unmeasured_on_cpu(device, method, space))
     print_result(driver.run(request), as_json, driver.summary)
 
 

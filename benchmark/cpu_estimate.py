@@ -179,3 +179,13 @@ def paper_warning(workloads: Iterable[Workload], rates: Rates, instead: str = CP
             f"GPU (--device cuda), or use {instead}",
             f"  estimated: {train:,} training images x {1e3 * rates.train_s:.2f} ms + {evaluated:,} "
             f"evaluated images x {1e3 * rates.eval_s:.2f} ms{rankings}; seconds per image from {rates.how}"]
+
+
+def unmeasured_on_cpu(device: str, method: str, space: str) -> list[str]:
+    """The warning line for a paper-preset search of a space without a CPU estimate (DARTS, the MobileNet
+    spaces) about to start on the CPU: a GPU setting, with what to run instead."""
+    if not on_cpu(device):
+        return []
+    return [f"warning: the paper preset of {method} on {space} is a GPU setting (the paper's epochs on the full "
+            "dataset; no CPU estimate is measured for this space) -- run it on a GPU (--device cuda), or use "
+            "--preset tiny on a CPU"]

@@ -75,6 +75,18 @@ def test_paper_on_cpu_warns_before_it_starts(monkeypatch, capsys, tmp_path, root
         assert "warning" not in capsys.readouterr().err
 
 
+def test_a_paper_search_of_a_space_without_an_estimate_warns_on_cpu(monkeypatch, capsys, tmp_path, root):
+    monkeypatch.setattr(ResumableRun, "run", _would_train)
+    for device, warned in (("cpu", True), ("cuda", False)):
+        monkeypatch.setattr(cpu_estimate, "on_cpu", lambda d: d == "cpu")
+        with pytest.raises(WouldTrain):
+            nasbench(monkeypatch, capsys, "run", "senas", "--space", "darts", "--preset", "paper", "--device", device,
+                     "--out", tmp_path / device)
+        err = capsys.readouterr().err
+        assert ("warning: the paper preset of senas on darts is a GPU setting" in err) is warned, err
+        assert "--preset tiny" in err or not warned
+
+
 def test_compare_and_sweep_with_the_paper_preset_on_cpu_warn_for_all_their_runs(monkeypatch, capsys, tmp_path,
                                                                                root):
     import yaml

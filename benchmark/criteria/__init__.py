@@ -14,6 +14,7 @@ from benchmark.criteria.base import (
     check_normalization_taken,
     configured_criterion,
     create_criterion,
+    takes_normalization,
     windowed_criteria,
 )
 from benchmark.criteria.bsnas import bsnas_rating
@@ -32,6 +33,7 @@ __all__ = [
     "check_normalization_taken",
     "configured_criterion",
     "create_criterion",
+    "takes_normalization",
     "draw_samples",
     "fair_groups",
     "window_samples",

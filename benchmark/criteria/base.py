@@ -87,10 +87,15 @@ def windowed_criteria() -> list[str]:
     return [n for n in CRITERIA.names() if CRITERIA.get(n).windowed]
 
 
+def takes_normalization(name: str) -> bool:
+    """Whether criterion ``name`` normalises its scores (Eq. 7), i.e. takes a ``normalization`` option."""
+    return "normalization" in CRITERIA.get(name).options
+
+
 def check_normalization_taken(name: str, normalization: str) -> None:
     """Refuse a non-default Eq. 7 normalisation for a criterion that does not normalise (it would change
     nothing but the run's name)."""
-    if normalization != DEFAULT_NORMALIZATION and "normalization" not in CRITERIA.get(name).options:
+    if normalization != DEFAULT_NORMALIZATION and not takes_normalization(name):
         raise NasBenchError(f"criterion {name!r} takes no normalization (Eq. 7 is SE-NAS's score), got "
                             f"--normalization {normalization}", "drop --normalization, or use --criterion senas")
 

@@ -174,11 +174,10 @@ class SweepConfig:
     def normalizations_of(self, criterion: str) -> tuple[str, ...]:
         """The Eq. 7 normalisations swept for ``criterion``: all listed for one that normalises, the default
         (recorded, without effect) for the others."""
-        from benchmark.criteria import CRITERIA
+        from benchmark.criteria import takes_normalization
         from benchmark.vocabulary import DEFAULT_NORMALIZATION
 
-        takes = "normalization" in CRITERIA.get(criterion).options
-        return tuple(self.normalizations) if takes else (DEFAULT_NORMALIZATION,)
+        return tuple(self.normalizations) if takes_normalization(criterion) else (DEFAULT_NORMALIZATION,)
 
     def runs(self) -> list[RunSpec]:
         """The cross product, in order preset > seed > dataset > method > (criterion, normalization,

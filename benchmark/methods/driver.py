@@ -120,8 +120,8 @@ class Method:
             return self.drivers[space]
         if space in self.oneshot_spaces():
             return self.oneshot.driver(space)
-        why = ("it supplies no one-shot pipeline (SpaceEntry.oneshot) and no search of it is registered"
-               if SPACES.get(space).oneshot is None else "the method is written for other spaces")
+        why = (f"it supplies no one-shot pipeline (SpaceEntry.oneshot) and no {self.name} search of it is "
+               "registered" if SPACES.get(space).oneshot is None else "the method is written for other spaces")
         raise NasBenchError(f"{self.name} cannot search space {space!r}: {why}",
                             f"use --space {' | '.join(self.spaces())}")
 

@@ -40,7 +40,7 @@ from benchmark.errors import NasBenchError
 from benchmark.estimation import evaluate_arch
 from benchmark.fastpath import FastPath
 from benchmark.io import atomic_path, write_json, write_parquet
-from benchmark.methods.base import SupernetRun, versions
+from benchmark.methods.base import SupernetRun, run_requested, versions
 from benchmark.methods.driver import RunRequest, SpaceDriver
 from benchmark.methods.stage import SENASStage
 from benchmark.models.darts_network import GenotypeNetwork
@@ -296,12 +296,7 @@ def run_request(request: RunRequest) -> dict[str, Any]:
     cfg = DartsSearchConfig(preset=get_search_preset(request.preset, dict(request.overrides)), seed=request.seed,
                             **request.senas_options(), threads=request.threads or DartsSearchConfig.threads,
                             device=request.device, data_root=request.data_root)
-    search = DartsSearch(cfg, request.out, progress=request.progress, log=request.log, overwrite=request.overwrite)
-    result = search.run()
-    if search.finished_before:
-        request.notice(f"{request.out}: already finished (the same configuration); its result follows "
-                       "(--overwrite runs it again)")
-    return result
+    return run_requested(DartsSearch, cfg, request)
 
 
 def summary(result: dict[str, Any]) -> str:

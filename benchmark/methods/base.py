@@ -278,12 +278,7 @@ class OneShotRun(SupernetRun):
                         threads=request.threads or RunConfig.threads, device=request.device,
                         compile_ops=bool(request.compile_ops), data_root=request.data_root,
                         groundtruth=request.groundtruth)
-        runner = cls(cfg, request.out, progress=request.progress, log=request.log, overwrite=request.overwrite)
-        result = runner.run()
-        if runner.finished_before:
-            request.notice(f"{request.out}: already finished (the same configuration); its result follows "
-                           "(--overwrite runs it again)")
-        return result
+        return run_requested(cls, cfg, request)
 
     # ------------------------------------------------------------------ setup
     @cached_property
@@ -489,6 +484,17 @@ def versions() -> dict[str, str]:
         commit = None
     return {"python": sys.version.split()[0], "torch": torch.__version__, "toolkit": benchmark.__version__,
             "platform": platform.platform(), "git_commit": commit}
+
+
+def run_requested(cls: type[ResumableRun], cfg: Any, request: RunRequest) -> dict[str, Any]:
+    """A resumable run of ``cls`` with ``cfg`` in ``request.out``, as the request says to show progress and
+    to overwrite; its result (read back when the folder holds it finished, which ``request.notice`` says)."""
+    runner = cls(cfg, request.out, progress=request.progress, log=request.log, overwrite=request.overwrite)
+    result = runner.run()
+    if runner.finished_before:
+        request.notice(f"{request.out}: already finished (the same configuration); its result follows "
+                       "(--overwrite runs it again)")
+    return result
 
 
 def summary_line(result: dict[str, Any]) -> str:

@@ -81,6 +81,20 @@ def test_every_method_runs_on_its_spaces_and_is_refused_elsewhere(method, space,
         assert json.loads((out / files[0]).read_text())["space"] == space
 
 
+def test_the_run_line_gives_tau_with_its_count_ci_and_noise_ceiling():
+    from benchmark.methods.base import summary_line
+
+    precision = {"ci_low": -0.05, "ci_high": 0.4, "ceiling_median": 0.65, "ceiling_low": 0.58, "ceiling_high": 0.71,
+                 "val_images": 250, "undefined": None}
+    result = {"method": "spos", "config": {"dataset": "cifar10"}, "seed": 3, "tau": 0.1834, "spearman": 0.25,
+              "n_ranked": 60, "precision": precision, "best_arch": "A", "scale": "preset tiny"}
+    assert summary_line(result) == (
+        "spos on cifar10 (seed 3): Kendall's tau = +0.183 [95% CI -0.05, +0.40] over 60 archs; noise ceiling "
+        "0.65 [0.58, 0.71] (250 val images); Spearman = 0.2500; best A [preset tiny]")
+    undefined = {**result, "tau": float("nan"), "precision": {**precision, "undefined": "all ties"}}
+    assert "tau undefined over 60 archs (all ties)" in summary_line(undefined)
+
+
 @pytest.mark.parametrize("option, value", [("--flops", "250"), ("--fair", None), ("--gt", "x.csv.gz"),
                                            ("--dataset", "cifar100")])
 def test_an_option_of_another_space_is_refused_in_one_line(option, value, monkeypatch, capsys, tmp_path):

@@ -270,8 +270,7 @@ class OneShotRun(SupernetRun):
 
     @classmethod
     def run_request(cls, request: RunRequest) -> dict[str, Any]:
-        """Run (or resume, or read back) the run ``request`` states."""
-        request = cls.driver(request.space).check(request)
+        """Run (or resume, or read back) the run a checked ``request`` states (:meth:`SpaceDriver.check`)."""
         cfg = RunConfig(method=request.method, dataset=request.dataset,
                         preset=get_preset(request.preset, dict(request.overrides)), seed=request.seed,
                         space=request.space, **request.senas_options(),
@@ -498,8 +497,9 @@ def run_requested(cls: type[ResumableRun], cfg: Any, request: RunRequest) -> dic
 
 
 def summary_line(result: dict[str, Any]) -> str:
-    """The line ``nasbench run`` prints for a one-shot run: tau over how many architectures, at what scale."""
-    return (f"{result['method']} on {result['config']['dataset']} (seed {result['seed']}): "
-            f"Kendall's tau = {result['tau']:.4f}, Spearman = {result['spearman']:.4f} over "
-            f"{result['n_ranked']} architectures; best {result['best_arch']} "
-            f"[{result['scale']}]")
+    """The line ``nasbench run`` prints for a one-shot run: Kendall's tau over how many architectures with its
+    bootstrap CI and noise ceiling (:func:`benchmark.metrics.precision.describe`), Spearman, the best
+    architecture, at what scale."""
+    tau = describe({"tau": result["tau"], "n_ranked": result["n_ranked"], **result["precision"]})
+    return (f"{result['method']} on {result['config']['dataset']} (seed {result['seed']}): Kendall's {tau}; "
+            f"Spearman = {result['spearman']:.4f}; best {result['best_arch']} [{result['scale']}]")

@@ -67,8 +67,8 @@ class RunRequest:
 
 @dataclass(frozen=True)
 class SpaceDriver:
-    """How a method runs on a space: ``run(request)`` returns the run's result (``None`` in a process that
-    is not torchrun's main one), ``summary(result)`` is the line the command line prints; ``datasets`` are
+    """How a method runs on a space: ``run(request)``, given a request :meth:`check` returned, returns the
+    run's result (``None`` in a process that is not torchrun's main one), ``summary(result)`` is the line the command line prints; ``datasets`` are
     the datasets it trains on (the first is the default), ``takes`` the optional request fields it uses."""
 
     run: Callable[[RunRequest], dict[str, Any] | None]
@@ -98,7 +98,7 @@ class Method:
 
     name: str
     description: str
-    oneshot: Any = None
+    oneshot: type | None = None
     drivers: Mapping[str, SpaceDriver] = field(default_factory=dict)
 
     def oneshot_spaces(self) -> list[str]:
